@@ -1,0 +1,349 @@
+//! The configuration model: providers (apps) and what they send, products and
+//! how they connect to apps, and registrations that tie an ingest link to a
+//! receiver. These values are stored whole and compared whole; the HTTP layer
+//! owns their wire shapes.
+
+use crate::names::{EnvSlug, Tag};
+use crate::retry::RetrySchedule;
+use crate::selector::Selector;
+use crate::time::Millis;
+use crate::verify::Verification;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// HTTP methods a receiver or a provider registration call may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    #[default]
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl HttpMethod {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "GET" => Self::Get,
+            "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "PATCH" => Self::Patch,
+            "DELETE" => Self::Delete,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+impl fmt::Display for HttpMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Values injected into an outbound request: headers added, query merged,
+/// `params` substituted into URL placeholders, `body` merged into a JSON body.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Auth {
+    pub headers: BTreeMap<String, String>,
+    pub query: BTreeMap<String, String>,
+    pub params: BTreeMap<String, String>,
+    pub body: Map<String, Value>,
+}
+
+impl Auth {
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty()
+            && self.query.is_empty()
+            && self.params.is_empty()
+            && self.body.is_empty()
+    }
+
+    /// `other` layered on top of `self`: its entries win.
+    pub fn merged_with(&self, other: &Auth) -> Auth {
+        let mut out = self.clone();
+        out.headers.extend(other.headers.clone());
+        out.query.extend(other.query.clone());
+        out.params.extend(other.params.clone());
+        for (k, v) in &other.body {
+            out.body.insert(k.clone(), v.clone());
+        }
+        out
+    }
+}
+
+/// Where and how an event is forwarded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receiver {
+    pub url: url::Url,
+    pub method: HttpMethod,
+    #[serde(default)]
+    pub auth: Auth,
+}
+
+/// A provider, e.g. Stripe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct App {
+    pub id: String,
+    pub tag: Tag,
+    pub name: String,
+    pub description: Option<String>,
+    pub envs: Vec<AppEnv>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl App {
+    pub fn env(&self, slug: &EnvSlug) -> Option<&AppEnv> {
+        self.envs.iter().find(|e| &e.slug == slug)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppEnv {
+    pub slug: EnvSlug,
+    /// Base of the provider's API for this env; relative registration URLs
+    /// resolve against it.
+    pub base_url: Option<url::Url>,
+}
+
+/// A webhook an app can send: how to verify it, how to register for it per
+/// env, and which events it carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppWebhook {
+    pub id: String,
+    pub app_id: String,
+    pub tag: Tag,
+    pub name: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub verification: Verification,
+    pub envs: Vec<WebhookEnv>,
+    #[serde(default)]
+    pub events: Vec<EventDef>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl AppWebhook {
+    pub fn env(&self, slug: &EnvSlug) -> Option<&WebhookEnv> {
+        self.envs.iter().find(|e| &e.slug == slug)
+    }
+
+    pub fn event(&self, tag: &Tag) -> Option<&EventDef> {
+        self.events.iter().find(|e| &e.tag == tag)
+    }
+
+    /// The event name of a payload: the first selector that finds a string.
+    /// A name that matches no defined event is still returned, so monitoring
+    /// shows what the provider sent.
+    pub fn classify(&self, body: &[u8]) -> Option<String> {
+        if self.events.is_empty() {
+            return None;
+        }
+        let json: Value = serde_json::from_slice(body).ok()?;
+        let mut seen: Vec<&Selector> = Vec::new();
+        for def in &self.events {
+            if seen.contains(&&def.selector) {
+                continue;
+            }
+            seen.push(&def.selector);
+            if let Some(name) = def.selector.apply(&json) {
+                return Some(name);
+            }
+        }
+        None
+    }
+}
+
+/// Per-env registration spec of an app webhook. With a `registration_url` the
+/// provider has an API to register URLs (full registration); without one the
+/// link is pasted into the provider's dashboard (link mode).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEnv {
+    pub slug: EnvSlug,
+    pub registration_url: Option<String>,
+    pub method: Option<HttpMethod>,
+    #[serde(default)]
+    pub sample: Option<RequestTemplate>,
+}
+
+/// A request template (headers, query, params, body) filled in at registration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RequestTemplate {
+    pub headers: BTreeMap<String, String>,
+    pub query: BTreeMap<String, String>,
+    pub params: BTreeMap<String, String>,
+    pub body: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventDef {
+    pub tag: Tag,
+    pub name: String,
+    pub description: Option<String>,
+    pub selector: Selector,
+    #[serde(default)]
+    pub sample: Option<Value>,
+}
+
+/// A team's product, deployed in several envs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    pub id: String,
+    pub tag: Tag,
+    pub name: String,
+    pub envs: Vec<ProductEnv>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Product {
+    pub fn env(&self, slug: &EnvSlug) -> Option<&ProductEnv> {
+        self.envs.iter().find(|e| &e.slug == slug)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductEnv {
+    pub slug: EnvSlug,
+    pub name: Option<String>,
+}
+
+/// An app connected to a product under an access tag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: String,
+    pub product_id: String,
+    pub app_id: String,
+    pub access_tag: Tag,
+    pub envs: Vec<ConnectionEnv>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Connection {
+    pub fn env(&self, product_env: &EnvSlug) -> Option<&ConnectionEnv> {
+        self.envs.iter().find(|e| &e.product_env == product_env)
+    }
+}
+
+/// Maps a product env onto an app env, with the credentials used to call the
+/// provider's API in that env.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionEnv {
+    pub product_env: EnvSlug,
+    pub app_env: EnvSlug,
+    #[serde(default)]
+    pub auth: Auth,
+}
+
+/// What happened when Hookline registered (or did not register) the link with
+/// the provider's API.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProviderRegistration {
+    pub status: ProviderStatus,
+    pub provider_id: Option<String>,
+    pub http_status: Option<u16>,
+    pub message: Option<String>,
+    pub updated_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderStatus {
+    /// Link mode: the provider has no registration API; paste the link.
+    #[default]
+    NotApplicable,
+    /// The provider has a registration API but it was not called.
+    Skipped,
+    Registered,
+    Failed,
+    Deregistered,
+}
+
+impl ProviderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotApplicable => "not_applicable",
+            Self::Skipped => "skipped",
+            Self::Registered => "registered",
+            Self::Failed => "failed",
+            Self::Deregistered => "deregistered",
+        }
+    }
+}
+
+/// The natural key of a registration: one link per key, ever.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RegistrationKey {
+    pub product_id: String,
+    pub access_tag: Tag,
+    pub webhook_id: String,
+    pub event: Option<Tag>,
+    pub env: EnvSlug,
+}
+
+/// Ties product + access tag + app webhook (+ event) + env to an ingest link
+/// and a receiver. The tags are copied in so events can be filtered and
+/// listed without joins; tags never change after creation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    pub id: String,
+    pub product_id: String,
+    pub product_tag: Tag,
+    pub access_tag: Tag,
+    pub app_tag: Tag,
+    pub webhook_id: String,
+    pub webhook_tag: Tag,
+    pub event: Option<Tag>,
+    pub env: EnvSlug,
+    pub app_env: EnvSlug,
+    pub link_id: crate::ids::LinkId,
+    pub receiver: Option<Receiver>,
+    /// Secret that inbound calls are verified against (scheme on the webhook).
+    pub verification_secret: Option<String>,
+    /// Secret Hookline signs forwarded requests with (`whsec_…`).
+    pub signing_secret: String,
+    pub provider: ProviderRegistration,
+    pub retry_schedule: Option<RetrySchedule>,
+    pub active: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Registration {
+    pub fn key(&self) -> RegistrationKey {
+        RegistrationKey {
+            product_id: self.product_id.clone(),
+            access_tag: self.access_tag.clone(),
+            webhook_id: self.webhook_id.clone(),
+            event: self.event.clone(),
+            env: self.env.clone(),
+        }
+    }
+}
+
+/// A management API key; only its SHA-256 hash is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub hash: String,
+    pub created_at: Millis,
+}

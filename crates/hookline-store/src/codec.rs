@@ -1,0 +1,319 @@
+//! Backend-neutral mapping between stored rows and domain values: the JSON
+//! `doc` of configuration rows, the column values of events, payloads and
+//! attempts, and the integer conversions between them.
+//!
+//! Nothing here knows a SQL dialect. The row structs derive [`sqlx::FromRow`]
+//! generically, so every backend decodes its rows with them as long as its
+//! columns have the same names and store integers as 64-bit (`BIGINT` on
+//! PostgreSQL) and JSON as text.
+
+use crate::{Result, StoreError};
+use hookline_core::event::{
+    Attempt, AttemptError, Event, EventStatus, Payload, VerificationResult,
+};
+use hookline_core::model::Registration;
+use hookline_core::time::Millis;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The event columns every backend selects and returns, in the order of
+/// [`EventRow`] and [`EventValues`]. A macro rather than a const so that
+/// statements can be assembled with `concat!` at compile time.
+macro_rules! event_columns {
+    () => {
+        "id, registration_id, product_tag, access_tag, webhook_tag, env, event_type, status, \
+         received_at, updated_at, attempts, retry_base, next_attempt_at, delivered_at, \
+         last_response_status, last_error, provider_event_id, verification"
+    };
+}
+pub(crate) use event_columns;
+
+/// The attempt columns, in the order of [`AttemptRow`] and [`AttemptValues`].
+macro_rules! attempt_columns {
+    () => {
+        "id, event_id, number, started_at, duration_ms, request_url, response_status, \
+         response_excerpt, error"
+    };
+}
+pub(crate) use attempt_columns;
+
+/// Serializes a configuration value into its `doc` column.
+pub(crate) fn to_doc<T: Serialize>(value: &T) -> Result<String> {
+    Ok(serde_json::to_string(value)?)
+}
+
+/// Reads a configuration value back from its `doc` column; a doc that no
+/// longer parses is reported with the row it came from.
+pub(crate) fn from_doc<T: DeserializeOwned>(entity: &str, id: &str, doc: &str) -> Result<T> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("{entity} {id}: {e}")))
+}
+
+/// The `event` key column of a registration: `''` for "every event", because
+/// NULLs never collide under a UNIQUE constraint.
+pub(crate) fn registration_event_key(reg_event: Option<&str>) -> &str {
+    reg_event.unwrap_or("")
+}
+
+/// A human-readable registration key for `Conflict` errors.
+pub(crate) fn registration_label(reg: &Registration) -> String {
+    let event = reg
+        .event
+        .as_ref()
+        .map(|e| format!("/{e}"))
+        .unwrap_or_default();
+    format!(
+        "{}/{}/{}{event}/{}",
+        reg.product_tag, reg.access_tag, reg.webhook_tag, reg.env
+    )
+}
+
+fn to_i64<T: TryInto<i64>>(v: T) -> i64 {
+    // Counters and durations never approach i64::MAX; saturate rather than
+    // fail a write over an impossible value.
+    v.try_into().unwrap_or(i64::MAX)
+}
+
+fn to_u32(column: &str, id: &str, v: i64) -> Result<u32> {
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{column} of {id} is {v}")))
+}
+
+fn to_u16(column: &str, id: &str, v: Option<i64>) -> Result<Option<u16>> {
+    v.map(|v| {
+        u16::try_from(v).map_err(|_| StoreError::Corrupt(format!("{column} of {id} is {v}")))
+    })
+    .transpose()
+}
+
+fn opt_json<T: DeserializeOwned>(column: &str, id: &str, v: Option<String>) -> Result<Option<T>> {
+    v.map(|s| from_doc(column, id, &s)).transpose()
+}
+
+/// An event's stored status text.
+pub(crate) fn parse_status(id: &str, s: &str) -> Result<EventStatus> {
+    EventStatus::parse(s)
+        .ok_or_else(|| StoreError::Corrupt(format!("status of event {id} is `{s}`")))
+}
+
+/// An `events` row as selected with `event_columns!()`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct EventRow {
+    pub id: String,
+    pub registration_id: String,
+    pub product_tag: String,
+    pub access_tag: String,
+    pub webhook_tag: String,
+    pub env: String,
+    pub event_type: Option<String>,
+    pub status: String,
+    pub received_at: i64,
+    pub updated_at: i64,
+    pub attempts: i64,
+    pub retry_base: i64,
+    pub next_attempt_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub last_response_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub provider_event_id: Option<String>,
+    pub verification: Option<String>,
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = StoreError;
+
+    fn try_from(r: EventRow) -> Result<Event> {
+        Ok(Event {
+            status: parse_status(&r.id, &r.status)?,
+            attempts: to_u32("attempts", &r.id, r.attempts)?,
+            retry_base: to_u32("retry_base", &r.id, r.retry_base)?,
+            last_response_status: to_u16(
+                "last_response_status",
+                &r.id,
+                r.last_response_status,
+            )?,
+            verification: opt_json::<VerificationResult>("verification", &r.id, r.verification)?,
+            registration_id: r.registration_id,
+            product_tag: r.product_tag,
+            access_tag: r.access_tag,
+            webhook_tag: r.webhook_tag,
+            env: r.env,
+            event_type: r.event_type,
+            received_at: Millis(r.received_at),
+            updated_at: Millis(r.updated_at),
+            provider_event_id: r.provider_event_id,
+            next_attempt_at: r.next_attempt_at.map(Millis),
+            delivered_at: r.delivered_at.map(Millis),
+            last_error: r.last_error,
+            id: r.id,
+        })
+    }
+}
+
+/// An event's column values ready to bind, in `event_columns!()` order.
+pub(crate) struct EventValues<'a> {
+    pub id: &'a str,
+    pub registration_id: &'a str,
+    pub product_tag: &'a str,
+    pub access_tag: &'a str,
+    pub webhook_tag: &'a str,
+    pub env: &'a str,
+    pub event_type: Option<&'a str>,
+    pub status: &'static str,
+    pub received_at: i64,
+    pub updated_at: i64,
+    pub attempts: i64,
+    pub retry_base: i64,
+    pub next_attempt_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub last_response_status: Option<i64>,
+    pub last_error: Option<&'a str>,
+    pub provider_event_id: Option<&'a str>,
+    pub verification: Option<String>,
+}
+
+impl<'a> EventValues<'a> {
+    pub fn new(e: &'a Event) -> Result<Self> {
+        Ok(EventValues {
+            id: &e.id,
+            registration_id: &e.registration_id,
+            product_tag: &e.product_tag,
+            access_tag: &e.access_tag,
+            webhook_tag: &e.webhook_tag,
+            env: &e.env,
+            event_type: e.event_type.as_deref(),
+            status: e.status.as_str(),
+            received_at: e.received_at.0,
+            updated_at: e.updated_at.0,
+            attempts: i64::from(e.attempts),
+            retry_base: i64::from(e.retry_base),
+            next_attempt_at: e.next_attempt_at.map(|m| m.0),
+            delivered_at: e.delivered_at.map(|m| m.0),
+            last_response_status: e.last_response_status.map(i64::from),
+            last_error: e.last_error.as_deref(),
+            provider_event_id: e.provider_event_id.as_deref(),
+            verification: e.verification.as_ref().map(to_doc).transpose()?,
+        })
+    }
+}
+
+/// An `event_payloads` row. The columns are optional so that a payload read
+/// through an outer join can report a missing row as corruption.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct PayloadRow {
+    pub method: Option<String>,
+    pub query: Option<String>,
+    pub headers: Option<String>,
+    pub body: Option<Vec<u8>>,
+}
+
+impl PayloadRow {
+    pub fn into_payload(self, event_id: &str) -> Result<Payload> {
+        let missing = || StoreError::Corrupt(format!("event {event_id} has no payload"));
+        let headers = self.headers.ok_or_else(missing)?;
+        Ok(Payload {
+            method: self.method.ok_or_else(missing)?,
+            query: self.query,
+            headers: from_doc("headers of event", event_id, &headers)?,
+            body: self.body.ok_or_else(missing)?,
+        })
+    }
+}
+
+/// A payload's column values ready to bind.
+pub(crate) struct PayloadValues<'a> {
+    pub method: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: String,
+    pub body: &'a [u8],
+}
+
+impl<'a> PayloadValues<'a> {
+    pub fn new(p: &'a Payload) -> Result<Self> {
+        Ok(PayloadValues {
+            method: &p.method,
+            query: p.query.as_deref(),
+            headers: to_doc(&p.headers)?,
+            body: &p.body,
+        })
+    }
+}
+
+/// An `attempts` row as selected with `attempt_columns!()`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AttemptRow {
+    pub id: String,
+    pub event_id: String,
+    pub number: i64,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub request_url: String,
+    pub response_status: Option<i64>,
+    pub response_excerpt: Option<String>,
+    pub error: Option<String>,
+}
+
+impl TryFrom<AttemptRow> for Attempt {
+    type Error = StoreError;
+
+    fn try_from(r: AttemptRow) -> Result<Attempt> {
+        Ok(Attempt {
+            number: to_u32("number", &r.id, r.number)?,
+            duration_ms: u64::try_from(r.duration_ms).map_err(|_| {
+                StoreError::Corrupt(format!("duration_ms of {} is {}", r.id, r.duration_ms))
+            })?,
+            response_status: to_u16("response_status", &r.id, r.response_status)?,
+            error: opt_json::<AttemptError>("error", &r.id, r.error)?,
+            event_id: r.event_id,
+            started_at: Millis(r.started_at),
+            request_url: r.request_url,
+            response_excerpt: r.response_excerpt,
+            id: r.id,
+        })
+    }
+}
+
+/// An attempt's column values ready to bind, in `attempt_columns!()` order.
+pub(crate) struct AttemptValues<'a> {
+    pub id: &'a str,
+    pub event_id: &'a str,
+    pub number: i64,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub request_url: &'a str,
+    pub response_status: Option<i64>,
+    pub response_excerpt: Option<&'a str>,
+    pub error: Option<String>,
+}
+
+impl<'a> AttemptValues<'a> {
+    pub fn new(a: &'a Attempt) -> Result<Self> {
+        Ok(AttemptValues {
+            id: &a.id,
+            event_id: &a.event_id,
+            number: i64::from(a.number),
+            started_at: a.started_at.0,
+            duration_ms: to_i64(a.duration_ms),
+            request_url: &a.request_url,
+            response_status: a.response_status.map(i64::from),
+            response_excerpt: a.response_excerpt.as_deref(),
+            error: a.error.as_ref().map(to_doc).transpose()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_status_is_corrupt_not_a_panic() {
+        let err = parse_status("evt_1", "exploded").unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(m) if m.contains("exploded")));
+    }
+
+    #[test]
+    fn negative_counters_are_corrupt() {
+        assert!(to_u32("attempts", "evt_1", -1).is_err());
+        assert_eq!(to_u16("s", "evt_1", Some(204)).unwrap(), Some(204));
+        assert!(to_u16("s", "evt_1", Some(70_000)).is_err());
+    }
+}

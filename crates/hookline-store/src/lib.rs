@@ -1,0 +1,219 @@
+//! Hookline's storage: one [`Store`] trait, implemented for an embedded SQLite
+//! file ([`sqlite`]) and for PostgreSQL shared by several nodes.
+//!
+//! # Invariants every implementation keeps
+//! - A write the trait returns `Ok` for is durable (fsync'd), because ingest
+//!   acknowledges providers on it.
+//! - [`Store::insert_events`] writes a whole batch in one transaction: that is
+//!   what makes group commit possible above it.
+//! - Work is claimed with a lease (`owner`, `until`) committed by
+//!   [`Store::claim_due`] itself. Callers make their outbound HTTP calls after
+//!   it returns; no method holds a transaction open across a call.
+//! - [`Store::complete`] only moves an event whose lease the caller still
+//!   holds; the attempt is recorded either way, because it happened.
+//!
+//! # Layout
+//! - [`error`]: the typed error every method returns.
+//! - [`connect`]: opens the backend a database URL names.
+//! - [`sqlite`]: the embedded default (one process owns the file).
+//! - `codec`: backend-neutral mapping between rows and domain values (JSON
+//!   docs, event/attempt/payload columns), for every backend to share.
+//! - [`rules`]: the queue's rules as pure functions (what a completion does,
+//!   when a replay is allowed, page sizes), so backends differ only in SQL.
+#![forbid(unsafe_code)]
+
+mod codec;
+pub mod error;
+pub mod rules;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use hookline_core::event::{Attempt, Completion, Event, EventStatus, Payload};
+use hookline_core::model::{ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey};
+use hookline_core::time::Millis;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::StoreError;
+pub use sqlite::{SqliteOptions, SqliteStore};
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Backend-independent settings for [`connect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Pool size: SQLite's read pool (writes always use one connection),
+    /// or PostgreSQL's pool.
+    pub max_connections: u32,
+    /// How long a caller waits for a free pooled connection.
+    pub acquire_timeout: Duration,
+    /// Apply pending migrations on connect.
+    pub migrate: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(30),
+            migrate: true,
+        }
+    }
+}
+
+/// Opens the store a database URL names: `sqlite:` (`sqlite://relative.db`,
+/// `sqlite:///abs.db`, `sqlite:file.db`) or `postgres://` / `postgresql://`.
+pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<DynStore> {
+    let scheme = url
+        .split_once(':')
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("sqlite") => {
+            let sqlite = SqliteOptions {
+                readers: opts.max_connections.max(1),
+                acquire_timeout: opts.acquire_timeout,
+                migrate: opts.migrate,
+                ..SqliteOptions::default()
+            };
+            Ok(Arc::new(SqliteStore::open(url, &sqlite).await?))
+        }
+        Some("postgres" | "postgresql") => Err(StoreError::BadUrl(
+            "PostgreSQL support arrives with the postgres backend".into(),
+        )),
+        // Only the scheme is echoed: the rest may hold a password.
+        Some(other) => Err(StoreError::BadUrl(format!(
+            "unsupported scheme `{other}:`; use sqlite:… or postgres://…"
+        ))),
+        None => Err(StoreError::BadUrl(
+            "expected sqlite:… or postgres://…".into(),
+        )),
+    }
+}
+
+/// Filters for listing events; every field narrows the result.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFilter {
+    pub product_tag: Option<String>,
+    pub access_tag: Option<String>,
+    pub webhook_tag: Option<String>,
+    pub event_type: Option<String>,
+    pub env: Option<String>,
+    pub status: Option<EventStatus>,
+    pub registration_id: Option<String>,
+    /// Received at or after.
+    pub since: Option<Millis>,
+    /// Received strictly before.
+    pub until: Option<Millis>,
+    /// Cursor: only events with an id strictly less than this (newest first).
+    pub before_id: Option<String>,
+    /// Page size, capped at [`rules::MAX_LIST_LIMIT`]; 0 means
+    /// [`rules::DEFAULT_LIST_LIMIT`].
+    pub limit: u32,
+}
+
+/// An event a worker has leased, with everything needed to deliver it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claimed {
+    pub event: Event,
+    pub payload: Payload,
+    pub registration: Registration,
+}
+
+/// What a replay found.
+// One is returned per replay request and matched at once: boxing the event
+// would cost every caller an indirection to save stack nobody misses.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Requeue {
+    Queued(Event),
+    NotFound,
+    /// The event's status does not allow a replay (rejected, held, or leased
+    /// by a worker right now).
+    NotAllowed(EventStatus),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the database can be reached.
+    async fn ping(&self) -> Result<()>;
+
+    // --- management keys -------------------------------------------------
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<()>;
+    async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>>;
+
+    // --- apps and their webhooks ----------------------------------------
+    /// `Conflict` when the tag is taken.
+    async fn insert_app(&self, app: &App) -> Result<()>;
+    async fn update_app(&self, app: &App) -> Result<()>;
+    async fn get_app(&self, tag: &str) -> Result<Option<App>>;
+    async fn get_app_by_id(&self, id: &str) -> Result<Option<App>>;
+    async fn list_apps(&self) -> Result<Vec<App>>;
+    /// Deletes the app and its webhooks.
+    async fn delete_app(&self, id: &str) -> Result<()>;
+
+    /// `Conflict` when the app already has a webhook with that tag.
+    async fn insert_webhook(&self, webhook: &AppWebhook) -> Result<()>;
+    async fn update_webhook(&self, webhook: &AppWebhook) -> Result<()>;
+    async fn get_webhook(&self, app_id: &str, tag: &str) -> Result<Option<AppWebhook>>;
+    async fn get_webhook_by_id(&self, id: &str) -> Result<Option<AppWebhook>>;
+    async fn list_webhooks(&self, app_id: &str) -> Result<Vec<AppWebhook>>;
+    async fn delete_webhook(&self, id: &str) -> Result<()>;
+
+    // --- products and connected apps ------------------------------------
+    async fn insert_product(&self, product: &Product) -> Result<()>;
+    async fn update_product(&self, product: &Product) -> Result<()>;
+    async fn get_product(&self, tag: &str) -> Result<Option<Product>>;
+    async fn list_products(&self) -> Result<Vec<Product>>;
+    /// Deletes the product and its connections; its registrations and events
+    /// stay, as history.
+    async fn delete_product(&self, id: &str) -> Result<()>;
+
+    /// `Conflict` when the product already uses the access tag.
+    async fn insert_connection(&self, connection: &Connection) -> Result<()>;
+    async fn update_connection(&self, connection: &Connection) -> Result<()>;
+    async fn get_connection(&self, product_id: &str, access_tag: &str) -> Result<Option<Connection>>;
+    async fn list_connections(&self, product_id: &str) -> Result<Vec<Connection>>;
+    /// How many connections (over all products) use this app.
+    async fn count_connections_for_app(&self, app_id: &str) -> Result<u64>;
+    async fn delete_connection(&self, id: &str) -> Result<()>;
+
+    // --- registrations ---------------------------------------------------
+    /// Inserts or updates (by id) every registration in one transaction.
+    /// `Conflict` when a new one's key or link is already taken. For each
+    /// saved registration that is active and has a receiver, its `held`
+    /// events are queued (status `received`, due now) in the same transaction.
+    async fn save_registrations(&self, regs: &[Registration]) -> Result<()>;
+    async fn get_registration(&self, id: &str) -> Result<Option<Registration>>;
+    async fn get_registration_by_key(&self, key: &RegistrationKey) -> Result<Option<Registration>>;
+    async fn get_registration_by_link(&self, link_id: &str) -> Result<Option<Registration>>;
+    /// Registrations of a product, optionally of one access tag, oldest first.
+    async fn list_registrations(&self, product_id: &str, access_tag: Option<&str>) -> Result<Vec<Registration>>;
+
+    // --- events and the delivery queue -----------------------------------
+    /// Stores a batch of received events (with payloads) in one transaction.
+    /// An event with `next_attempt_at` set is queued.
+    async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()>;
+    /// The id of an event of this registration with this provider event id
+    /// received at or after `since`, if any (dedup of provider redeliveries).
+    async fn find_duplicate(&self, registration_id: &str, provider_event_id: &str, since: Millis) -> Result<Option<String>>;
+    /// Leases up to `limit` queued events due at `now` whose lease is free or
+    /// expired: sets `owner`, `lease_until` and status `delivering`, commits,
+    /// and returns them oldest due first.
+    async fn claim_due(&self, owner: &str, now: Millis, lease_until: Millis, limit: u32) -> Result<Vec<Claimed>>;
+    /// Records attempts and moves their events on, in one transaction.
+    async fn complete(&self, completions: &[Completion]) -> Result<()>;
+    /// Clears leases (of one owner, or all when `None`) so the events can be
+    /// claimed again at once. Returns how many were released.
+    async fn release_leases(&self, owner: Option<&str>) -> Result<u64>;
+    /// The earliest `next_attempt_at` among queued events, leased or not.
+    async fn next_due(&self) -> Result<Option<Millis>>;
+
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>>;
+    async fn get_event(&self, id: &str) -> Result<Option<(Event, Payload)>>;
+    /// Attempts of an event, first to last.
+    async fn list_attempts(&self, event_id: &str) -> Result<Vec<Attempt>>;
+    /// Queues a delivered, failed or waiting event again, due now, with the
+    /// retry schedule restarting (`retry_base` = `attempts`).
+    async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue>;
+}
+
+pub type DynStore = Arc<dyn Store>;

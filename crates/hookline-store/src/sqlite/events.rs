@@ -1,0 +1,189 @@
+//! Events outside the delivery loop: storing a received batch, finding
+//! provider redeliveries, listing and reading events and their attempts, and
+//! replaying one.
+
+use super::SqliteStore;
+use crate::codec::{
+    attempt_columns, event_columns, parse_status, AttemptRow, EventRow, EventValues, PayloadRow,
+    PayloadValues,
+};
+use crate::error::OrConflict;
+use crate::rules::{list_limit, requeue_allowed};
+use crate::{EventFilter, Requeue, Result};
+use hookline_core::event::{Attempt, Event, Payload};
+use hookline_core::time::Millis;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{FromRow, QueryBuilder, Sqlite};
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
+
+const INSERT_EVENT: &str = concat!(
+    "INSERT INTO events (",
+    event_columns!(),
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+);
+
+/// Binds an event's values in `event_columns!()` order.
+fn bind_event<'q>(q: SqliteQuery<'q>, v: &'q EventValues<'_>) -> SqliteQuery<'q> {
+    q.bind(v.id)
+        .bind(v.registration_id)
+        .bind(v.product_tag)
+        .bind(v.access_tag)
+        .bind(v.webhook_tag)
+        .bind(v.env)
+        .bind(v.event_type)
+        .bind(v.status)
+        .bind(v.received_at)
+        .bind(v.updated_at)
+        .bind(v.attempts)
+        .bind(v.retry_base)
+        .bind(v.next_attempt_at)
+        .bind(v.delivered_at)
+        .bind(v.last_response_status)
+        .bind(v.last_error)
+        .bind(v.provider_event_id)
+        .bind(v.verification.as_deref())
+}
+
+pub(super) async fn insert(s: &SqliteStore, events: &[(Event, Payload)]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut tx = s.writer.begin().await?;
+    for (event, payload) in events {
+        let ev = EventValues::new(event)?;
+        bind_event(sqlx::query(INSERT_EVENT), &ev)
+            .execute(&mut *tx)
+            .await
+            .or_conflict("event", |_| event.id.clone())?;
+        let pv = PayloadValues::new(payload)?;
+        sqlx::query(
+            "INSERT INTO event_payloads (event_id, method, query, headers, body) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&event.id)
+        .bind(pv.method)
+        .bind(pv.query)
+        .bind(&pv.headers)
+        .bind(pv.body)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn find_duplicate(
+    s: &SqliteStore,
+    registration_id: &str,
+    provider_event_id: &str,
+    since: Millis,
+) -> Result<Option<String>> {
+    // The earliest match is the original the provider is redelivering.
+    let id: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM events \
+         WHERE registration_id = ? AND provider_event_id = ? AND received_at >= ? \
+         ORDER BY received_at LIMIT 1",
+    )
+    .bind(registration_id)
+    .bind(provider_event_id)
+    .bind(since.0)
+    .fetch_optional(&s.reader)
+    .await?;
+    Ok(id.map(|(id,)| id))
+}
+
+pub(super) async fn list(s: &SqliteStore, f: &EventFilter) -> Result<Vec<Event>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(concat!(
+        "SELECT ",
+        event_columns!(),
+        " FROM events WHERE 1 = 1"
+    ));
+    let text_filters = [
+        ("product_tag", &f.product_tag),
+        ("access_tag", &f.access_tag),
+        ("webhook_tag", &f.webhook_tag),
+        ("event_type", &f.event_type),
+        ("env", &f.env),
+        ("registration_id", &f.registration_id),
+    ];
+    for (column, value) in text_filters {
+        if let Some(v) = value {
+            qb.push(format_args!(" AND {column} = ")).push_bind(v.as_str());
+        }
+    }
+    if let Some(status) = f.status {
+        qb.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(since) = f.since {
+        qb.push(" AND received_at >= ").push_bind(since.0);
+    }
+    if let Some(until) = f.until {
+        qb.push(" AND received_at < ").push_bind(until.0);
+    }
+    if let Some(before) = &f.before_id {
+        qb.push(" AND id < ").push_bind(before.as_str());
+    }
+    qb.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(list_limit(f.limit)));
+    let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&s.reader).await?;
+    rows.into_iter().map(Event::try_from).collect()
+}
+
+pub(super) async fn get(s: &SqliteStore, id: &str) -> Result<Option<(Event, Payload)>> {
+    let row: Option<SqliteRow> = sqlx::query(concat!(
+        "SELECT ",
+        event_columns!(),
+        ", p.method, p.query, p.headers, p.body \
+         FROM events LEFT JOIN event_payloads p ON p.event_id = events.id \
+         WHERE events.id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(&s.reader)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let event = Event::try_from(EventRow::from_row(&row)?)?;
+    let payload = PayloadRow::from_row(&row)?.into_payload(&event.id)?;
+    Ok(Some((event, payload)))
+}
+
+pub(super) async fn list_attempts(s: &SqliteStore, event_id: &str) -> Result<Vec<Attempt>> {
+    let rows: Vec<AttemptRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        attempt_columns!(),
+        " FROM attempts WHERE event_id = ? ORDER BY number, started_at, id"
+    ))
+    .bind(event_id)
+    .fetch_all(&s.reader)
+    .await?;
+    rows.into_iter().map(Attempt::try_from).collect()
+}
+
+pub(super) async fn requeue(s: &SqliteStore, id: &str, now: Millis) -> Result<Requeue> {
+    // Read and write on the writer in one transaction: no claim can slip in
+    // between the check and the update.
+    let mut tx = s.writer.begin().await?;
+    let current: Option<(String, Option<i64>)> =
+        sqlx::query_as("SELECT status, lease_until FROM events WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((status, lease_until)) = current else {
+        return Ok(Requeue::NotFound);
+    };
+    if let Err(status) = requeue_allowed(parse_status(id, &status)?, lease_until, now) {
+        return Ok(Requeue::NotAllowed(status));
+    }
+    let row: EventRow = sqlx::query_as(concat!(
+        "UPDATE events SET status = 'received', next_attempt_at = ?1, retry_base = attempts, \
+           lease_owner = NULL, lease_until = NULL, updated_at = ?1 \
+         WHERE id = ?2 RETURNING ",
+        event_columns!()
+    ))
+    .bind(now.0)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Requeue::Queued(Event::try_from(row)?))
+}

@@ -1,0 +1,260 @@
+//! The embedded SQLite backend: one process owns one database file.
+//!
+//! # Layout
+//! - [`open`](self::open): locating the file, the process lock, pools, PRAGMAs
+//!   and migrations.
+//! - `config`: api keys, apps, webhooks, products, connections.
+//! - `registrations`: registrations and the release of their held events.
+//! - `events`: storing, finding, listing and replaying events.
+//! - `queue`: claiming, completing and releasing leased events.
+//!
+//! # Why two pools
+//! SQLite has one writer at a time. Every write goes through `writer`, a
+//! pool of exactly one connection, so writes queue in the pool instead of
+//! fighting over the file lock with `SQLITE_BUSY`. Reads go through `reader`,
+//! whose connections are `query_only`: in WAL mode they never block the writer
+//! nor each other, and a write sent there by mistake fails loudly.
+//!
+//! Architecture invariant: no method holds a transaction open across anything
+//! but SQL; a transaction never waits on the network.
+
+mod config;
+mod events;
+mod open;
+mod queue;
+mod registrations;
+
+use crate::{Claimed, EventFilter, Requeue, Result, Store};
+use async_trait::async_trait;
+use hookline_core::event::{Attempt, Completion, Event, Payload};
+use hookline_core::model::{
+    ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey,
+};
+use hookline_core::time::Millis;
+use sqlx::SqlitePool;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use open::database_path;
+
+/// How [`SqliteStore::open`] sets the database up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Connections in the read pool (at least 1).
+    pub readers: u32,
+    /// How long a statement waits for a lock held by another connection
+    /// before failing with `SQLITE_BUSY` (checkpoints, mostly).
+    pub busy_timeout: Duration,
+    /// How long a caller waits for a free pooled connection.
+    pub acquire_timeout: Duration,
+    /// Apply pending migrations on open.
+    pub migrate: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(30),
+            migrate: true,
+        }
+    }
+}
+
+/// A [`Store`] on an embedded SQLite file. See the module docs for why it
+/// holds two pools.
+#[derive(Debug)]
+pub struct SqliteStore {
+    /// Exactly one connection: every write, in order.
+    writer: SqlitePool,
+    /// `query_only` connections for reads, concurrent with the writer.
+    reader: SqlitePool,
+    /// The database file, for messages.
+    path: PathBuf,
+    /// Exclusive advisory lock on `<db>.lock`, held for the store's lifetime:
+    /// it is what makes releasing every lease at open safe. Dropping the
+    /// store drops the file and so releases the lock.
+    _lock: File,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at a path or `sqlite:` URL.
+    /// Fails with [`StoreError::Locked`](crate::StoreError::Locked) when
+    /// another store, in this or another process, has it open.
+    pub async fn open(path_or_url: &str, opts: &SqliteOptions) -> Result<SqliteStore> {
+        open::open(path_or_url, opts).await
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes both pools, waiting for connections in use to come back, so the
+    /// WAL is checkpointed before the process exits. Dropping the store
+    /// without it is safe, only less tidy.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
+        config::insert_api_key(self, key).await
+    }
+    async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>> {
+        config::find_api_key(self, hash).await
+    }
+
+    async fn insert_app(&self, app: &App) -> Result<()> {
+        config::insert_app(self, app).await
+    }
+    async fn update_app(&self, app: &App) -> Result<()> {
+        config::update_app(self, app).await
+    }
+    async fn get_app(&self, tag: &str) -> Result<Option<App>> {
+        config::get_app(self, tag).await
+    }
+    async fn get_app_by_id(&self, id: &str) -> Result<Option<App>> {
+        config::get_app_by_id(self, id).await
+    }
+    async fn list_apps(&self) -> Result<Vec<App>> {
+        config::list_apps(self).await
+    }
+    async fn delete_app(&self, id: &str) -> Result<()> {
+        config::delete_app(self, id).await
+    }
+
+    async fn insert_webhook(&self, webhook: &AppWebhook) -> Result<()> {
+        config::insert_webhook(self, webhook).await
+    }
+    async fn update_webhook(&self, webhook: &AppWebhook) -> Result<()> {
+        config::update_webhook(self, webhook).await
+    }
+    async fn get_webhook(&self, app_id: &str, tag: &str) -> Result<Option<AppWebhook>> {
+        config::get_webhook(self, app_id, tag).await
+    }
+    async fn get_webhook_by_id(&self, id: &str) -> Result<Option<AppWebhook>> {
+        config::get_webhook_by_id(self, id).await
+    }
+    async fn list_webhooks(&self, app_id: &str) -> Result<Vec<AppWebhook>> {
+        config::list_webhooks(self, app_id).await
+    }
+    async fn delete_webhook(&self, id: &str) -> Result<()> {
+        config::delete_webhook(self, id).await
+    }
+
+    async fn insert_product(&self, product: &Product) -> Result<()> {
+        config::insert_product(self, product).await
+    }
+    async fn update_product(&self, product: &Product) -> Result<()> {
+        config::update_product(self, product).await
+    }
+    async fn get_product(&self, tag: &str) -> Result<Option<Product>> {
+        config::get_product(self, tag).await
+    }
+    async fn list_products(&self) -> Result<Vec<Product>> {
+        config::list_products(self).await
+    }
+    async fn delete_product(&self, id: &str) -> Result<()> {
+        config::delete_product(self, id).await
+    }
+
+    async fn insert_connection(&self, connection: &Connection) -> Result<()> {
+        config::insert_connection(self, connection).await
+    }
+    async fn update_connection(&self, connection: &Connection) -> Result<()> {
+        config::update_connection(self, connection).await
+    }
+    async fn get_connection(
+        &self,
+        product_id: &str,
+        access_tag: &str,
+    ) -> Result<Option<Connection>> {
+        config::get_connection(self, product_id, access_tag).await
+    }
+    async fn list_connections(&self, product_id: &str) -> Result<Vec<Connection>> {
+        config::list_connections(self, product_id).await
+    }
+    async fn count_connections_for_app(&self, app_id: &str) -> Result<u64> {
+        config::count_connections_for_app(self, app_id).await
+    }
+    async fn delete_connection(&self, id: &str) -> Result<()> {
+        config::delete_connection(self, id).await
+    }
+
+    async fn save_registrations(&self, regs: &[Registration]) -> Result<()> {
+        registrations::save(self, regs).await
+    }
+    async fn get_registration(&self, id: &str) -> Result<Option<Registration>> {
+        registrations::get(self, id).await
+    }
+    async fn get_registration_by_key(
+        &self,
+        key: &RegistrationKey,
+    ) -> Result<Option<Registration>> {
+        registrations::get_by_key(self, key).await
+    }
+    async fn get_registration_by_link(&self, link_id: &str) -> Result<Option<Registration>> {
+        registrations::get_by_link(self, link_id).await
+    }
+    async fn list_registrations(
+        &self,
+        product_id: &str,
+        access_tag: Option<&str>,
+    ) -> Result<Vec<Registration>> {
+        registrations::list(self, product_id, access_tag).await
+    }
+
+    async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()> {
+        events::insert(self, events).await
+    }
+    async fn find_duplicate(
+        &self,
+        registration_id: &str,
+        provider_event_id: &str,
+        since: Millis,
+    ) -> Result<Option<String>> {
+        events::find_duplicate(self, registration_id, provider_event_id, since).await
+    }
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
+        queue::claim_due(self, owner, now, lease_until, limit).await
+    }
+    async fn complete(&self, completions: &[Completion]) -> Result<()> {
+        queue::complete(self, completions).await
+    }
+    async fn release_leases(&self, owner: Option<&str>) -> Result<u64> {
+        queue::release_leases(self, owner).await
+    }
+    async fn next_due(&self) -> Result<Option<Millis>> {
+        queue::next_due(self).await
+    }
+
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        events::list(self, filter).await
+    }
+    async fn get_event(&self, id: &str) -> Result<Option<(Event, Payload)>> {
+        events::get(self, id).await
+    }
+    async fn list_attempts(&self, event_id: &str) -> Result<Vec<Attempt>> {
+        events::list_attempts(self, event_id).await
+    }
+    async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue> {
+        events::requeue(self, id, now).await
+    }
+}

@@ -1,0 +1,64 @@
+//! Extractors whose rejections use the API's error shape, and the bearer-key
+//! check every management route goes through.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::error::Error;
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// Proof that the request carried a valid management key.
+pub struct Authenticated;
+
+/// Keys are stored as the hex SHA-256 of the key; a key is long and random,
+/// so a fast hash is enough and the lookup is by equality.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = |m: &str| ApiError(Error::Unauthorized { message: m.into() });
+        let header = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                unauthorized("send a management key as `Authorization: Bearer <key>`")
+            })?;
+        let key = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
+        match state.gateway.store.find_api_key(&hash_key(key)).await? {
+            Some(_) => Ok(Authenticated),
+            None => Err(unauthorized("this management key is not valid")),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The HTTP layer: routes per resource, wire types, the one error mapping.
+//! Handlers extract state, key and validated JSON, call [`crate::service`]
+//! or [`crate::ingest`], and render the answer; nothing else happens here.
+
+pub mod apps;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod processor;
+pub mod products;
+pub mod registrations;
+pub mod views;
+
+use crate::error::Error;
+use crate::ingest::{Inbound, Ingest};
+use crate::service::Gateway;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use error::ApiError;
+use serde::Serialize;
+use std::sync::Arc;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub gateway: Gateway,
+    pub ingest: Arc<Ingest>,
+    /// Largest accepted ingest body.
+    pub max_body_bytes: usize,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Hookline", description = "Self-hosted webhook gateway: management API and ingest links."),
+    paths(ingest, healthz),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "seed", description = "The calls of the original product docs"),
+        (name = "apps", description = "Providers and the webhooks they send"),
+        (name = "products", description = "Products, envs and connected apps"),
+        (name = "registrations", description = "Links tied to receivers"),
+        (name = "events", description = "Received events and delivery attempts"),
+        (name = "ingest", description = "Where providers send webhooks"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    build_routes().1
+}
+
+fn build_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(apps::router())
+        .merge(products::router())
+        .merge(processor::router())
+        .merge(registrations::router())
+        .merge(events::router())
+        .split_for_parts()
+}
+
+/// Management JSON bodies above this are refused with 413.
+const MANAGEMENT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = build_routes();
+    let doc = Arc::new(doc);
+    let api = api
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(doc.as_ref().clone()) }),
+        )
+        .layer(DefaultBodyLimit::max(MANAGEMENT_BODY_LIMIT))
+        .fallback(not_found);
+    Router::new()
+        .route(
+            "/webhooks/v1/process/{link_id}",
+            any(ingest).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/healthz", get(healthz))
+        .merge(api)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError(Error::not_found("route", "this path"))
+}
+
+fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError(Error::Internal("a handler panicked".into())).into_response()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IngestAccepted {
+    /// Id of the stored event.
+    pub id: String,
+    /// `received` (queued for delivery), `held` (no receiver yet).
+    pub status: String,
+}
+
+/// A provider's call on an ingest link. Any method and content type; the
+/// answer is 2xx only once the event is durably stored.
+#[utoipa::path(post, path = "/webhooks/v1/process/{link_id}", tag = "ingest",
+    params(("link_id" = String, Path, description = "The link's unguessable id")),
+    request_body(content = String, description = "Any body, kept byte for byte", content_type = "*/*"),
+    responses((status = 200, body = IngestAccepted), (status = 401, body = error::ErrorBody, description = "Signature check failed (recorded as rejected)"),
+        (status = 404, body = error::ErrorBody, description = "Unknown link"), (status = 410, body = error::ErrorBody, description = "Retired link"),
+        (status = 413, body = error::ErrorBody, description = "Body over the limit")))]
+async fn ingest(
+    State(s): State<AppState>,
+    Path(link_id): Path<String>,
+    RawQuery(query): RawQuery,
+    req: Request<Body>,
+) -> Result<Json<IngestAccepted>, ApiError> {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, s.max_body_bytes)
+        .await
+        .map_err(|_| {
+            Error::PayloadTooLarge(format!(
+                "the body is over the limit of {} bytes",
+                s.max_body_bytes
+            ))
+        })?;
+    let inbound = Inbound {
+        method: parts.method.as_str().to_owned(),
+        query,
+        headers: parts.headers,
+        body,
+    };
+    let accepted = s.ingest.accept(&link_id, inbound).await?;
+    Ok(Json(IngestAccepted {
+        id: accepted.event_id,
+        status: accepted.status.as_str().to_owned(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+/// 200 when this node can reach its database, 503 otherwise.
+#[utoipa::path(get, path = "/healthz", tag = "ingest",
+    responses((status = 200, body = Health), (status = 503, body = error::ErrorBody)))]
+async fn healthz(State(s): State<AppState>) -> Response {
+    match s.gateway.store.ping().await {
+        Ok(()) => Json(Health {
+            status: "ok".into(),
+        })
+        .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            let body = error::ErrorBody {
+                error: error::ErrorDetail {
+                    code: "database_unreachable".into(),
+                    message: "this node cannot reach its database".into(),
+                },
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}

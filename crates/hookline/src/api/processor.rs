@@ -1,0 +1,173 @@
+//! `/api/v1/processor/webhooks/*`: the seeds' `processor.webhook.enable`,
+//! `processor.webhook.generateLink`, and `disable`.
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Authenticated, Json};
+use super::products::{link_view, LinkView};
+use super::views::{env, receiver, tag, AuthWire, RegistrationView};
+use super::AppState;
+use crate::error::Result;
+use crate::service::{EnableEnv, EnableInput, LinkInput};
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(enable))
+        .routes(routes!(generate_link))
+        .routes(routes!(disable))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnableEnvWire {
+    /// Product env slug.
+    pub slug: String,
+    /// Receiver URL.
+    pub url: String,
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub auth: Option<AuthWire>,
+    /// Secret inbound calls are verified against (the webhook's scheme says how).
+    #[serde(default)]
+    pub verification_secret: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnableRequest {
+    pub product_tag: String,
+    pub access_tag: String,
+    pub webhook_tag: String,
+    pub envs: Vec<EnableEnvWire>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnableResponse {
+    pub registrations: Vec<RegistrationView>,
+}
+
+/// The seeds' `processor.webhook.enable` (full registration): receivers for all envs at once.
+#[utoipa::path(post, path = "/api/v1/processor/webhooks/enable", tag = "seed", request_body = EnableRequest,
+    responses((status = 200, body = EnableResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn enable(
+    _: Authenticated,
+    State(s): State<AppState>,
+    Json(req): Json<EnableRequest>,
+) -> Result<Json<EnableResponse>, ApiError> {
+    let envs = req
+        .envs
+        .into_iter()
+        .map(|e| {
+            Ok(EnableEnv {
+                slug: env(e.slug)?,
+                receiver: receiver(&e.url, e.method, e.auth)?,
+                verification_secret: e.verification_secret,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let input = EnableInput {
+        product_tag: tag(req.product_tag)?,
+        access_tag: tag(req.access_tag)?,
+        webhook_tag: tag(req.webhook_tag)?,
+        envs,
+    };
+    let regs = s.gateway.enable(input).await?;
+    Ok(Json(EnableResponse {
+        registrations: regs
+            .iter()
+            .map(|r| RegistrationView::new(r, s.gateway.link_url(&r.link_id)))
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessorLinkRequest {
+    pub product_tag: String,
+    pub access_tag: String,
+    pub webhook_tag: String,
+    pub product_env: String,
+    /// Receiver URL.
+    pub url: String,
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub auth: Option<AuthWire>,
+    #[serde(default)]
+    pub verification_secret: Option<String>,
+}
+
+/// The seeds' `processor.webhook.generateLink`: one env's link, to paste into the provider's dashboard.
+#[utoipa::path(post, path = "/api/v1/processor/webhooks/link", tag = "seed", request_body = ProcessorLinkRequest,
+    responses((status = 200, body = LinkView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn generate_link(
+    _: Authenticated,
+    State(s): State<AppState>,
+    Json(req): Json<ProcessorLinkRequest>,
+) -> Result<Json<LinkView>, ApiError> {
+    let input = LinkInput {
+        product_tag: tag(req.product_tag)?,
+        access_tag: tag(req.access_tag)?,
+        webhook_tag: Some(tag(req.webhook_tag)?),
+        event: None,
+        env: env(req.product_env)?,
+        receiver: Some(receiver(&req.url, req.method, req.auth)?),
+        verification_secret: req.verification_secret,
+    };
+    let reg = s.gateway.generate_link(input).await?;
+    Ok(Json(link_view(&s, &reg)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisableRequest {
+    pub product_tag: String,
+    pub access_tag: String,
+    pub webhook_tag: String,
+    /// Product env slugs; every env when omitted.
+    #[serde(default)]
+    pub envs: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisableResponse {
+    /// The registrations retired by this call.
+    pub registrations: Vec<RegistrationView>,
+}
+
+/// Retire a webhook's links (and its event links) in some or all envs.
+#[utoipa::path(post, path = "/api/v1/processor/webhooks/disable", tag = "seed", request_body = DisableRequest,
+    responses((status = 200, body = DisableResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn disable(
+    _: Authenticated,
+    State(s): State<AppState>,
+    Json(req): Json<DisableRequest>,
+) -> Result<Json<DisableResponse>, ApiError> {
+    let envs = req
+        .envs
+        .map(|v| v.into_iter().map(env).collect::<Result<Vec<_>>>())
+        .transpose()?;
+    let regs = s
+        .gateway
+        .disable(
+            &tag(req.product_tag)?,
+            &tag(req.access_tag)?,
+            &tag(req.webhook_tag)?,
+            envs,
+        )
+        .await?;
+    Ok(Json(DisableResponse {
+        registrations: regs
+            .iter()
+            .map(|r| RegistrationView::new(r, s.gateway.link_url(&r.link_id)))
+            .collect(),
+    }))
+}

@@ -1,0 +1,263 @@
+//! Configuration: one typed [`Config`], layered as the embedded commented
+//! defaults (`config/default.toml`), an optional `hookline.toml`, `HOOKLINE_*`
+//! environment variables and command-line flags, then checked once at start.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub public_url: String,
+    pub admin_key: String,
+    #[serde(deserialize_with = "cidr_list")]
+    pub allowed_targets: Vec<IpNet>,
+    pub max_body_bytes: usize,
+    pub log_format: LogFormat,
+    pub database: DatabaseConfig,
+    pub ingest: IngestConfig,
+    pub delivery: DeliveryConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct IngestConfig {
+    pub batch_max: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct DeliveryConfig {
+    pub concurrency: usize,
+    pub batch: u32,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    #[serde(deserialize_with = "duration_list", serialize_with = "ser_durations")]
+    pub retry_schedule: Vec<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration is not valid: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Figment(#[from] Box<figment::Error>),
+}
+
+impl Config {
+    /// Defaults, then `file` (or `./hookline.toml` when present), then
+    /// `HOOKLINE_*`, then `overrides` (flags, as a partial TOML-like map).
+    pub fn load(
+        file: Option<&Path>,
+        overrides: Serialized<figment::value::Dict>,
+    ) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Toml::string(DEFAULTS));
+        match file {
+            Some(f) => {
+                if !f.exists() {
+                    return Err(ConfigError::Invalid(format!(
+                        "config file {} does not exist",
+                        f.display()
+                    )));
+                }
+                fig = fig.merge(Toml::file(f));
+            }
+            None => fig = fig.merge(Toml::file("hookline.toml")),
+        }
+        let env = Env::prefixed("HOOKLINE_")
+            .split("__")
+            .ignore(&["config"])
+            .map(|k| k.as_str().to_ascii_lowercase().into());
+        let config: Config = fig
+            .merge(env)
+            .merge(overrides)
+            .extract()
+            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The built-in defaults alone (what tests start from).
+    pub fn defaults() -> Self {
+        Figment::from(Toml::string(DEFAULTS))
+            .extract()
+            .expect("embedded defaults are valid")
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !self.public_url.is_empty() {
+            match url::Url::parse(&self.public_url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return bad(format!(
+                        "public_url `{}` must be an http(s) URL",
+                        self.public_url
+                    ))
+                }
+            }
+        }
+        if self.max_body_bytes == 0 {
+            return bad("max_body_bytes must be above 0".into());
+        }
+        if self.delivery.concurrency == 0 || self.delivery.batch == 0 || self.ingest.batch_max == 0
+        {
+            return bad(
+                "delivery.concurrency, delivery.batch and ingest.batch_max must be above 0".into(),
+            );
+        }
+        if self.delivery.timeout.is_zero() {
+            return bad("delivery.timeout must be above 0".into());
+        }
+        let db = self.database_url();
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return bad(format!(
+                "database_url `{db}` must start with sqlite:// or postgres://"
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("hookline.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// Base of ingest links: `public_url`, or the address actually bound.
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{bound}")
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+}
+
+/// Accepts `"10.0.0.0/8, ::1/128"` or `["10.0.0.0/8"]`; a bare address is a /32 or /128.
+fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    string_or_list(d)?
+        .iter()
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "allowed_targets: `{s}` is not a CIDR like 127.0.0.0/8"
+                    ))
+                })
+        })
+        .collect()
+}
+
+fn duration_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    string_or_list(d)?
+        .iter()
+        .map(|s| {
+            humantime::parse_duration(s)
+                .map_err(|e| serde::de::Error::custom(format!("retry_schedule: `{s}`: {e}")))
+        })
+        .collect()
+}
+
+fn ser_durations<S: serde::Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|d| humantime::format_duration(*d).to_string()))
+}
+
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
+#[cfg(test)]
+// figment's Jail API returns its large error type by design.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_run_as_the_contract_says() {
+        let c = Config::defaults();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url(), "sqlite://./hookline-data/hookline.db");
+        assert_eq!(c.public_url_for(c.listen), "http://127.0.0.1:8080");
+        assert!(c.allowed_targets.is_empty());
+        assert_eq!(c.max_body_bytes, 1 << 20);
+        assert_eq!(c.delivery.retry_schedule.len(), 7);
+    }
+
+    #[test]
+    fn env_overrides_file_and_accepts_comma_lists() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "hookline.toml",
+                "listen = \"127.0.0.1:9000\"\nmax_body_bytes = 10\n",
+            )?;
+            jail.set_env("HOOKLINE_LISTEN", "127.0.0.1:9100");
+            jail.set_env("HOOKLINE_ALLOWED_TARGETS", "127.0.0.0/8,::1/128");
+            jail.set_env("HOOKLINE_DELIVERY__RETRY_SCHEDULE", "1s, 2s");
+            let c = Config::load(None, Serialized::defaults(Default::default())).unwrap();
+            assert_eq!(c.listen.port(), 9100);
+            assert_eq!(c.max_body_bytes, 10);
+            assert_eq!(c.allowed_targets.len(), 2);
+            assert_eq!(
+                c.delivery.retry_schedule,
+                vec![Duration::from_secs(1), Duration::from_secs(2)]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_reported() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HOOKLINE_ALLOWED_TARGETS", "not-a-cidr");
+            let e = Config::load(None, Serialized::defaults(Default::default())).unwrap_err();
+            assert!(e.to_string().contains("not-a-cidr"), "{e}");
+            Ok(())
+        });
+    }
+}

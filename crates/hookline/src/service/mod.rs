@@ -1,0 +1,54 @@
+//! The operations behind the API, in plain Rust: validation against the
+//! stored model, the seed flows (`enable`, links, `disable`), event queries.
+//! No HTTP types here; the [`crate::api`] layer parses wire JSON into the
+//! inputs below and renders what comes back.
+
+mod catalog;
+mod events;
+mod registry;
+
+pub use catalog::{AppPatch, ConnectionInput, NewApp, NewProduct, NewWebhook, ProductPatch};
+pub use events::EventDetail;
+pub use registry::{EnableEnv, EnableInput, LinkInput, RegistrationPatch};
+
+use crate::error::{Error, Result};
+use hookline_core::model::Receiver;
+use hookline_core::retry::RetrySchedule;
+use hookline_delivery::guard::{GuardError, OutboundGuard};
+use hookline_store::DynStore;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Everything the operations need; cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    pub store: DynStore,
+    pub guard: Arc<OutboundGuard>,
+    /// Base of ingest links.
+    pub public_url: Arc<str>,
+    /// Wakes idle delivery workers when work was queued.
+    pub wake: Arc<Notify>,
+    pub default_schedule: RetrySchedule,
+}
+
+impl Gateway {
+    pub fn link_url(&self, link: &hookline_core::ids::LinkId) -> String {
+        hookline_core::ids::link_url(&self.public_url, link)
+    }
+
+    /// Refuses receivers the outbound guard would refuse at delivery time, so
+    /// the mistake surfaces when it is made. A name that does not resolve
+    /// now is accepted: it may resolve where and when Hookline delivers.
+    pub async fn check_receiver(&self, receiver: &Receiver) -> Result<()> {
+        match self.guard.check_url(&receiver.url).await {
+            Ok(()) | Err(GuardError::Unresolvable { .. }) => Ok(()),
+            Err(e @ GuardError::NotAllowed { .. }) => Err(Error::TargetNotAllowed(e.to_string())),
+            Err(e) => Err(Error::invalid("invalid_receiver_url", e.to_string())),
+        }
+    }
+
+    pub(crate) fn wake_workers(&self) {
+        self.wake.notify_waiters();
+        self.wake.notify_one();
+    }
+}

@@ -1,0 +1,154 @@
+//! Delivery through the running server: retries, exhaustion, replay, and the
+//! Standard Webhooks signature on forwarded requests.
+
+use crate::helpers::*;
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn receiver_failing_twice_then_ok_ends_delivered_with_three_attempts() {
+    let app = spawn_app().await;
+    let rx = spawn_receiver(vec![500, 500, 200]).await;
+    seed_model(&app).await;
+    let link = link_to(&app, &rx.url("/flaky")).await;
+    let (_, v) = app
+        .ingest(&link, Method::POST, b"{\"type\":\"order.created\"}", &[])
+        .await;
+    let id = v["id"].as_str().unwrap();
+    let ev = app
+        .wait_status(id, "delivered", Duration::from_secs(10))
+        .await;
+    assert_eq!(ev["attempts"], 3);
+    let log = ev["attempt_log"].as_array().unwrap();
+    let statuses: Vec<_> = log
+        .iter()
+        .map(|a| a["response_status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, vec![500, 500, 200]);
+    assert_eq!(log[0]["error_kind"], "status");
+    assert!(log[2]["error_kind"].is_null());
+    assert_eq!(rx.hits().len(), 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn exhausted_retries_fail_and_replay_delivers() {
+    let app = spawn_app().await;
+    // Schedule of two retries: three attempts, all 503, then a 200 for the replay.
+    let rx = spawn_receiver(vec![503, 503, 503]).await;
+    seed_model(&app).await;
+    let link = link_to(&app, &rx.url("/down")).await;
+    let (_, v) = app.ingest(&link, Method::POST, b"{}", &[]).await;
+    let id = v["id"].as_str().unwrap();
+    let ev = app.wait_status(id, "failed", Duration::from_secs(10)).await;
+    assert_eq!(ev["attempts"], 3);
+    assert_eq!(ev["last_response_status"], 503);
+
+    let (s, r) = app
+        .post(&format!("/api/v1/events/{id}/replay"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    let ev = app
+        .wait_status(id, "delivered", Duration::from_secs(10))
+        .await;
+    assert_eq!(ev["attempts"], 4);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn dead_receiver_is_recorded_as_connect_error() {
+    let app = spawn_app().await;
+    seed_model(&app).await;
+    // A port with nothing listening.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let link = link_to(&app, &format!("http://127.0.0.1:{port}/gone")).await;
+    let (_, v) = app.ingest(&link, Method::POST, b"{}", &[]).await;
+    let ev = app
+        .wait_status(v["id"].as_str().unwrap(), "failed", Duration::from_secs(10))
+        .await;
+    let log = ev["attempt_log"].as_array().unwrap();
+    assert_eq!(log.len(), 3);
+    assert!(
+        log.iter()
+            .all(|a| a["error_kind"] == "connect" && a["response_status"].is_null()),
+        "{log:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forwarded_requests_carry_a_valid_standard_webhooks_signature() {
+    let app = spawn_app().await;
+    let rx = spawn_receiver(vec![]).await;
+    seed_model(&app).await;
+    let v = app
+        .ok(
+            "/api/v1/processor/webhooks/link",
+            json!({"product_tag": "my_product", "access_tag": "admin", "webhook_tag": "order_created",
+                   "product_env": "prd", "url": rx.url("/signed")}),
+        )
+        .await;
+    let secret = v["signing_secret"].as_str().unwrap().to_owned();
+    let link = v["link"].as_str().unwrap();
+    let (_, acc) = app
+        .ingest(link, Method::POST, b"{\"type\":\"order.paid\"}", &[])
+        .await;
+    let hit = rx.wait_hits(1, Duration::from_secs(10)).await.remove(0);
+    assert_eq!(hit.headers["webhook-id"], acc["id"].as_str().unwrap());
+    let verification = hookline_core::verify::Verification::StandardWebhooks {
+        tolerance_secs: None,
+    };
+    let req = hookline_verify::InboundRequest {
+        method: "POST",
+        headers: &hit.headers,
+        query: None,
+        body: &hit.body,
+    };
+    let now = chrono::Utc::now().timestamp();
+    hookline_verify::verify(&verification, Some(&secret), &req, now)
+        .expect("signature verifies with the registration's secret");
+    let other = hookline_core::ids::new_signing_secret();
+    assert!(hookline_verify::verify(&verification, Some(&other), &req, now).is_err());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_delivery() {
+    let app = spawn_app().await;
+    let rx = spawn_receiver_on("127.0.0.1:0", vec![], Duration::from_millis(800)).await;
+    seed_model(&app).await;
+    let link = link_to(&app, &rx.url("/slow")).await;
+    let (_, v) = app.ingest(&link, Method::POST, b"{}", &[]).await;
+    let id = v["id"].as_str().unwrap().to_owned();
+    // Wait until the slow receiver has the request in hand, then stop.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let dir = app.dir.path().to_path_buf();
+    let keep = tempfile::TempDir::new().unwrap();
+    // Keep the data dir alive past `stop` by moving it out of the TestApp.
+    let TestApp {
+        token,
+        handle,
+        dir: data,
+        key,
+        ..
+    } = app;
+    token.cancel();
+    handle.unwrap().await.unwrap().unwrap();
+    assert_eq!(rx.hits().len(), 1);
+    drop(keep);
+
+    // A restart on the same data dir shows the attempt recorded as delivered.
+    let app2 = spawn_app_with(|c| c.data_dir = dir.clone()).await;
+    assert_eq!(app2.key, key);
+    let ev = app2
+        .wait_status(&id, "delivered", Duration::from_secs(5))
+        .await;
+    assert_eq!(ev["attempts"], 1);
+    assert_eq!(rx.hits().len(), 1, "no second delivery");
+    app2.stop().await;
+    drop(data);
+}

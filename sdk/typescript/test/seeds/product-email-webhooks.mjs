@@ -1,0 +1,25 @@
+// Seed example: shared/seeds/product-webhooks.md, "Use Cases" → "Email Webhooks".
+//
+// Harness prelude (the seed snippet assumes a client named `ductape` in scope): the import
+// line and the constructor, with Hookline's options.
+import Hookline from '@hookline/sdk';
+const ductape = new Hookline({ accessKey: process.env.HOOKLINE_ACCESS_KEY, baseUrl: process.env.HOOKLINE_URL });
+
+// ---- seed code below, verbatim.
+// SendGrid email events
+const emailWebhooks = [
+  'email.delivered',
+  'email.opened',
+  'email.bounced',
+  'email.clicked',
+];
+
+for (const event of emailWebhooks) {
+  const url = await ductape.product.webhook.generateLink({
+    app: 'sendgrid-email',
+    event,
+    env: 'prd',
+    product: 'notification-service',
+  });
+  console.log(`${event}: ${url}`);
+}

@@ -1,0 +1,19 @@
+// Seed example: shared/seeds/product-webhooks.md, "Environment-Specific Webhooks".
+//
+// Harness prelude (the seed snippet assumes a client named `ductape` in scope): the import
+// line and the constructor, with Hookline's options.
+import Hookline from '@hookline/sdk';
+const ductape = new Hookline({ accessKey: process.env.HOOKLINE_ACCESS_KEY, baseUrl: process.env.HOOKLINE_URL });
+
+// ---- seed code below, verbatim.
+const environments = ['dev', 'stg', 'prd'];
+
+for (const env of environments) {
+  const url = await ductape.product.webhook.generateLink({
+    app: 'stripe-payments',
+    event: 'payment.succeeded',
+    env,
+    product: 'payment-service',
+  });
+  console.log(`${env}: ${url}`);
+}

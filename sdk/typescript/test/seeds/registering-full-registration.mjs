@@ -1,0 +1,45 @@
+// Seed example: shared/seeds/registering-for-webhooks.md, "1. Full Registration", "Example Usage".
+//
+// Harness prelude (the seed snippet assumes a client named `ductape` and `HttpMethods` in
+// scope): the import line and the constructor, with Hookline's options.
+import Hookline, { HttpMethods } from '@hookline/sdk';
+const ductape = new Hookline({ accessKey: process.env.HOOKLINE_ACCESS_KEY, baseUrl: process.env.HOOKLINE_URL });
+
+// ---- seed code below, verbatim except for ONE fix: inside `auth` the seed separates the
+// properties with `;` (`query: {};` … `headers: {…};`), which is a syntax error in a
+// JavaScript object literal, so those `;` are `,` here. The test harness replaces the
+// receiver URLs (https://api.example.com/…, https://staging.example.com/…) by its local
+// receiver's URL before running this file.
+await ductape.processor.webhook.enable({
+  product_tag: "my_product",
+  access_tag: "admin",
+  webhook_tag: "order_created",
+  envs: [
+    {
+      slug: "prd",
+      url: "https://api.example.com/webhooks/orders",
+      method: HttpMethods.POST,
+      auth: {
+        query: {},
+        params: {},
+        body: {},
+        headers: {
+            Authorization: "Bearer <<token>>"
+        },
+      }
+    },
+    {
+      slug: "stg",
+      url: "https://staging.example.com/webhooks/orders",
+      method: HttpMethods.POST,
+      auth: {
+        query: {},
+        params: {},
+        body: {},
+        headers: {
+            Authorization: "Bearer <<token>>"
+        },
+      }
+    }
+  ]
+});

@@ -1,0 +1,20 @@
+// Seed example: shared/seeds/registering-for-webhooks.md, "2. Generating a Registration Link",
+// "Example Usage".
+//
+// Harness prelude (the seed snippet assumes a client named `ductape` and `HttpMethods` in
+// scope): the import line and the constructor, with Hookline's options.
+import Hookline, { HttpMethods } from '@hookline/sdk';
+const ductape = new Hookline({ accessKey: process.env.HOOKLINE_ACCESS_KEY, baseUrl: process.env.HOOKLINE_URL });
+
+// ---- seed code below, verbatim. The test harness replaces the receiver URL
+// (https://api.example.com/…) by its local receiver's URL before running this file.
+const link = await ductape.processor.webhook.generateLink({
+  product_tag: "my_product",
+  access_tag: "admin",
+  webhook_tag: "order_created",
+  product_env: "production",
+  url: "https://api.example.com/webhooks/orders",
+  method: HttpMethods.POST
+});
+
+console.log("Register this link in your provider dashboard:", link);
