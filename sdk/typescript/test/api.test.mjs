@@ -161,8 +161,8 @@ describe('products and connected apps', () => {
       { product_env: 'stg', app_env: 'test', has_auth: false },
     ]);
     // Refused while connected: 409 with a snake_case code.
-    for (const refused of [hl.products.delete('store'), hl.apps.delete('billing')]) {
-      const err = await refused.then(() => assert.fail('refused while connected'), (e) => e);
+    for (const refused of [() => hl.products.delete('store'), () => hl.apps.delete('billing')]) {
+      const err = await refused().then(() => assert.fail('refused while connected'), (e) => e);
       assert.ok(err instanceof HooklineError, String(err));
       assert.equal(err.status, 409, err.message);
       assert.match(err.code, /^[a-z_]+$/);
