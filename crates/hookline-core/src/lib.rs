@@ -6,7 +6,8 @@
 //! - [`ids`]: prefixed, sortable ids (`evt_…`, `reg_…`) and unguessable link ids.
 //! - [`model`]: apps, app webhooks, products, connections, registrations, receivers.
 //! - [`event`]: received events, their status machine and delivery attempts.
-//! - [`selector`]: `$Event{data}{type}` selectors that find an event's name in a payload.
+//! - [`selector`]: `$Event{data}{type}` / `$Header{name}` selectors that find an event's name in a call.
+//! - [`provider`]: provider registration calls: filling templates, building the request, reading the answer.
 //! - [`outbound`]: builds the request forwarded to a receiver (auth injection).
 //! - [`retry`]: the retry schedule and its jitter.
 //! - [`time`]: millisecond timestamps, the unit every layer stores and compares.
@@ -17,8 +18,12 @@ pub mod ids;
 pub mod model;
 pub mod names;
 pub mod outbound;
+pub mod provider;
 pub mod retry;
 pub mod selector;
 pub mod time;
 
 pub use hookline_verify as verify;
+
+#[cfg(test)]
+mod proptests;

@@ -27,6 +27,9 @@ use std::time::Duration;
 ///   proxy the guard would only ever see the proxy's address.
 /// - No client-wide timeout; [`send`] applies one per attempt.
 ///
+/// Call out through [`send`]: the client does not consult its resolver for
+/// IP-literal hosts, so on its own it would let `http://127.0.0.1/` through.
+///
 /// # Panics
 /// Like `reqwest::Client::new`, if the TLS backend cannot be initialised.
 pub fn build_client(guard: Arc<OutboundGuard>, user_agent: &str) -> reqwest::Client {
@@ -129,20 +132,31 @@ pub async fn send(
     })
 }
 
-fn build_request(client: &reqwest::Client, req: &ForwardRequest) -> Result<reqwest::Request, SendError> {
+fn build_request(
+    client: &reqwest::Client,
+    req: &ForwardRequest,
+) -> Result<reqwest::Request, SendError> {
     let mut headers = HeaderMap::with_capacity(req.headers.len());
     for (name, value) in &req.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| SendError::new(ErrorKind::Request, format!("invalid header name `{name}`")))?;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            SendError::new(ErrorKind::Request, format!("invalid header name `{name}`"))
+        })?;
         let value = HeaderValue::from_str(value).map_err(|_| {
-            SendError::new(ErrorKind::Request, format!("invalid value for header `{name}`"))
+            SendError::new(
+                ErrorKind::Request,
+                format!("invalid value for header `{name}`"),
+            )
         })?;
         headers.append(name, value);
     }
-    client
+    let mut builder = client
         .request(method(req.method), req.url.clone())
-        .headers(headers)
-        .body(req.body.clone())
+        .headers(headers);
+    // No body (and so no `content-length: 0`) on a GET that has none.
+    if !(req.body.is_empty() && req.method == HttpMethod::Get) {
+        builder = builder.body(req.body.clone());
+    }
+    builder
         .build()
         .map_err(|e| SendError::new(ErrorKind::Request, chain_message(&e)))
 }
@@ -185,26 +199,20 @@ fn lossy_prefix(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
-/// Maps a client error to the kind an attempt records, by walking its source
+/// Maps a client error to the kind an attempt records, by walking its cause
 /// chain: the guard's own errors come back from the resolver wrapped in
-/// several layers of connector errors.
-fn classify(err: &reqwest::Error) -> SendError {
-    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = source {
+/// several layers of connector errors, and rustls's inside `io::Error`s.
+/// Public for callers that drive the client themselves.
+pub fn classify(err: &reqwest::Error) -> SendError {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cause {
         if let Some(guard) = e.downcast_ref::<GuardError>() {
             return guard.clone().into();
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            // `io::Error::source` skips the wrapped error itself, so look at
-            // it directly: that is where rustls puts handshake failures.
-            if io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
-                return SendError::new(ErrorKind::Tls, chain_message(err));
-            }
         }
         if e.is::<rustls::Error>() {
             return SendError::new(ErrorKind::Tls, chain_message(err));
         }
-        source = e.source();
+        cause = next_cause(e);
     }
     let kind = if err.is_timeout() {
         ErrorKind::Timeout
@@ -219,18 +227,31 @@ fn classify(err: &reqwest::Error) -> SendError {
     SendError::new(kind, chain_message(err))
 }
 
+/// The next error in the chain. `io::Error::source` skips the error an
+/// `io::Error` wraps (it returns that error's own source), which would hide
+/// exactly the rustls error we look for, so wrapped errors are visited.
+fn next_cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    match e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => Some(inner),
+        None => e.source(),
+    }
+}
+
 /// The error and its causes, `: `-separated, skipping a cause whose text its
 /// parent already includes.
 fn chain_message(err: &(dyn StdError + 'static)) -> String {
     let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
+    let mut cause = next_cause(err);
+    while let Some(e) = cause {
         let text = e.to_string();
         if !out.contains(&text) {
             out.push_str(": ");
             out.push_str(&text);
         }
-        source = e.source();
+        cause = next_cause(e);
     }
     out
 }

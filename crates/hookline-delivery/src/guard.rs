@@ -24,11 +24,17 @@ use url::{Host, Url};
 
 /// IPv4 ranges that are not the public internet, with why each is refused.
 const REFUSED_V4: &[(Ipv4Net, &str)] = &[
-    (v4(0, 0, 0, 0, 8), "\"this network\" (includes the unspecified address)"),
+    (
+        v4(0, 0, 0, 0, 8),
+        "\"this network\" (includes the unspecified address)",
+    ),
     (v4(10, 0, 0, 0, 8), "private (RFC 1918)"),
     (v4(100, 64, 0, 0, 10), "carrier-grade NAT (RFC 6598)"),
     (v4(127, 0, 0, 0, 8), "loopback"),
-    (v4(169, 254, 0, 0, 16), "link-local (includes cloud metadata 169.254.169.254)"),
+    (
+        v4(169, 254, 0, 0, 16),
+        "link-local (includes cloud metadata 169.254.169.254)",
+    ),
     (v4(172, 16, 0, 0, 12), "private (RFC 1918)"),
     (v4(192, 0, 0, 0, 24), "IETF protocol assignments"),
     (v4(192, 0, 2, 0, 24), "documentation (TEST-NET-1)"),
@@ -37,7 +43,10 @@ const REFUSED_V4: &[(Ipv4Net, &str)] = &[
     (v4(198, 51, 100, 0, 24), "documentation (TEST-NET-2)"),
     (v4(203, 0, 113, 0, 24), "documentation (TEST-NET-3)"),
     (v4(224, 0, 0, 0, 4), "multicast"),
-    (v4(240, 0, 0, 0, 4), "reserved (includes broadcast 255.255.255.255)"),
+    (
+        v4(240, 0, 0, 0, 4),
+        "reserved (includes broadcast 255.255.255.255)",
+    ),
 ];
 
 /// IPv6 ranges that are not the public internet. Forms that embed an IPv4
@@ -46,11 +55,20 @@ const REFUSED_V6: &[(Ipv6Net, &str)] = &[
     (v6([0, 0, 0, 0, 0, 0, 0, 0], 128), "unspecified"),
     (v6([0, 0, 0, 0, 0, 0, 0, 1], 128), "loopback"),
     (v6([0x0100, 0, 0, 0, 0, 0, 0, 0], 64), "discard-only"),
-    (v6([0x0064, 0xff9b, 1, 0, 0, 0, 0, 0], 48), "local-use NAT64 (RFC 8215)"),
+    (
+        v6([0x0064, 0xff9b, 1, 0, 0, 0, 0, 0], 48),
+        "local-use NAT64 (RFC 8215)",
+    ),
     (v6([0x2001, 0x0db8, 0, 0, 0, 0, 0, 0], 32), "documentation"),
-    (v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7), "unique-local (includes AWS metadata fd00:ec2::254)"),
+    (
+        v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),
+        "unique-local (includes AWS metadata fd00:ec2::254)",
+    ),
     (v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10), "link-local"),
-    (v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10), "site-local (deprecated)"),
+    (
+        v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10),
+        "site-local (deprecated)",
+    ),
     (v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8), "multicast"),
 ];
 
@@ -147,7 +165,11 @@ impl OutboundGuard {
         let judged = embedded_v4(ip).map_or(ip, IpAddr::V4);
         // An allow-list entry matches either form, so `127.0.0.0/8` also
         // allows `::ffff:127.0.0.1`, and `::ffff:0:0/96` can be listed as is.
-        if self.allowed.iter().any(|n| n.contains(&ip) || n.contains(&judged)) {
+        if self
+            .allowed
+            .iter()
+            .any(|n| n.contains(&ip) || n.contains(&judged))
+        {
             return None;
         }
         let found = match judged {
@@ -386,7 +408,10 @@ mod tests {
         let url = Url::parse("http://[::ffff:127.0.0.1]:8080/hook").unwrap();
         let err = guard.check_target(&url).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("HOOKLINE_ALLOWED_TARGETS=127.0.0.0/8"), "{text}");
+        assert!(
+            text.contains("HOOKLINE_ALLOWED_TARGETS=127.0.0.0/8"),
+            "{text}"
+        );
         assert!(text.contains("127.0.0.1/32"), "{text}");
         assert!(text.contains("loopback"), "{text}");
         assert_eq!(err.code(), "target_not_allowed");
@@ -395,22 +420,44 @@ mod tests {
     #[test]
     fn check_target_handles_schemes_and_literals() {
         let guard = OutboundGuard::new(vec![]);
-        let check = |u: &str| guard.check_target(&Url::parse(u).unwrap()).map(|h| h.map(str::to_owned));
-        assert_eq!(check("https://example.com/x"), Ok(Some("example.com".to_owned())));
+        let check = |u: &str| {
+            guard
+                .check_target(&Url::parse(u).unwrap())
+                .map(|h| h.map(str::to_owned))
+        };
+        assert_eq!(
+            check("https://example.com/x"),
+            Ok(Some("example.com".to_owned()))
+        );
         assert_eq!(check("http://8.8.8.8/x"), Ok(None));
         assert!(matches!(check("ftp://example.com/"), Err(GuardError::Scheme(s)) if s == "ftp"));
-        assert!(matches!(check("file:///etc/passwd"), Err(GuardError::Scheme(_))));
+        assert!(matches!(
+            check("file:///etc/passwd"),
+            Err(GuardError::Scheme(_))
+        ));
         // The URL parser normalises odd IPv4 spellings; they stay refused.
-        assert!(matches!(check("http://2130706433/"), Err(GuardError::NotAllowed { .. })));
-        assert!(matches!(check("http://0x7f.1/"), Err(GuardError::NotAllowed { .. })));
-        assert!(matches!(check("http://[fd00:ec2::254]/"), Err(GuardError::NotAllowed { .. })));
+        assert!(matches!(
+            check("http://2130706433/"),
+            Err(GuardError::NotAllowed { .. })
+        ));
+        assert!(matches!(
+            check("http://0x7f.1/"),
+            Err(GuardError::NotAllowed { .. })
+        ));
+        assert!(matches!(
+            check("http://[fd00:ec2::254]/"),
+            Err(GuardError::NotAllowed { .. })
+        ));
     }
 
     #[tokio::test]
     async fn check_url_resolves_names() {
         let url = Url::parse("http://localhost:9/hook").unwrap();
         let refused = OutboundGuard::new(vec![]).check_url(&url).await;
-        assert!(matches!(refused, Err(GuardError::NotAllowed { ref host, .. }) if host == "localhost"), "{refused:?}");
+        assert!(
+            matches!(refused, Err(GuardError::NotAllowed { ref host, .. }) if host == "localhost"),
+            "{refused:?}"
+        );
         let allowed = OutboundGuard::new(nets(&["127.0.0.0/8", "::1/128"]));
         assert_eq!(allowed.check_url(&url).await, Ok(()));
         let missing = Url::parse("http://nonexistent.invalid/").unwrap();

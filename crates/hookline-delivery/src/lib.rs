@@ -24,6 +24,6 @@ pub mod client;
 pub mod guard;
 pub mod worker;
 
-pub use client::{build_client, send, Response, SendError};
+pub use client::{build_client, classify, send, Response, SendError};
 pub use guard::{GuardError, GuardedResolver, OutboundGuard};
 pub use worker::{spawn, DeliveryConfig};

@@ -51,6 +51,50 @@ pub struct DeliveryConfig {
     pub shutdown_grace: Duration,
 }
 
+/// Names of the metrics the worker records through the `metrics` facade;
+/// the server describes and exports them.
+pub mod metric_names {
+    /// Events a receiver acknowledged (by product, app, env).
+    pub const EVENTS_DELIVERED: &str = "hookline_events_delivered_total";
+    /// Events whose retries ran out.
+    pub const EVENTS_FAILED: &str = "hookline_events_failed_total";
+    /// Attempts, with an `outcome` label (`success`, `failure`).
+    pub const ATTEMPTS: &str = "hookline_delivery_attempts_total";
+    /// Histogram: receipt to acknowledgement, in seconds.
+    pub const DELIVERY_LATENCY: &str = "hookline_delivery_latency_seconds";
+    /// Histogram: one attempt, in seconds.
+    pub const ATTEMPT_DURATION: &str = "hookline_delivery_attempt_duration_seconds";
+}
+
+/// Records an attempt's outcome in the metrics (a no-op without a recorder).
+fn record_metrics(claimed: &Claimed, next: &NextStep, duration_ms: u64) {
+    use metric_names::*;
+    let reg = &claimed.registration;
+    let labels = [
+        ("product", reg.product_tag.to_string()),
+        ("app", reg.app_tag.to_string()),
+        ("env", reg.env.to_string()),
+    ];
+    let outcome = if *next == NextStep::Delivered {
+        "success"
+    } else {
+        "failure"
+    };
+    let mut with_outcome = labels.to_vec();
+    with_outcome.push(("outcome", outcome.to_owned()));
+    metrics::counter!(ATTEMPTS, &with_outcome).increment(1);
+    metrics::histogram!(ATTEMPT_DURATION, &labels).record(duration_ms as f64 / 1000.0);
+    match next {
+        NextStep::Delivered => {
+            metrics::counter!(EVENTS_DELIVERED, &labels).increment(1);
+            let latency_ms = (Millis::now().0 - claimed.event.received_at.0).max(0);
+            metrics::histogram!(DELIVERY_LATENCY, &labels).record(latency_ms as f64 / 1000.0);
+        }
+        NextStep::Failed => metrics::counter!(EVENTS_FAILED, &labels).increment(1),
+        NextStep::RetryAt(_) | NextStep::Held => {}
+    }
+}
+
 /// Slack between the attempt timeout and the lease, for recording the result.
 const LEASE_SLACK: Duration = Duration::from_secs(30);
 /// Most results written to the store in one `complete` call.
@@ -58,6 +102,9 @@ const MAX_GROUP: usize = 256;
 /// Backoff bounds when the store refuses to record results.
 const WRITE_BACKOFF_MIN: Duration = Duration::from_millis(50);
 const WRITE_BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Wait before claiming again after the store failed a claim (at most the
+/// poll interval), so a brief outage does not stall deliveries for long.
+const CLAIM_RETRY: Duration = Duration::from_secs(1);
 /// An idle loop never spins faster than this, whatever is configured.
 const MIN_POLL: Duration = Duration::from_millis(10);
 
@@ -187,11 +234,11 @@ async fn run(
             Ok(claimed) => claimed,
             Err(e) => {
                 drop(reserved);
-                tracing::error!(error = %e, "claiming due events failed; retrying after the poll interval");
+                tracing::error!(error = %e, "claiming due events failed; retrying");
                 tokio::select! {
                     biased;
                     _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(cfg.poll_interval) => continue,
+                    _ = tokio::time::sleep(cfg.poll_interval.min(CLAIM_RETRY)) => continue,
                 }
             }
         };
@@ -251,7 +298,10 @@ async fn run(
 
     // Every sender is gone now, so the writer ends once it has drained.
     drop(done_tx);
-    if tokio::time::timeout(cfg.shutdown_grace, &mut writer).await.is_err() {
+    if tokio::time::timeout(cfg.shutdown_grace, &mut writer)
+        .await
+        .is_err()
+    {
         give_up.cancel();
         let _ = writer.await;
     }
@@ -259,7 +309,9 @@ async fn run(
     match store.release_leases(Some(&cfg.node_id)).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(released = n, "released leases of undelivered events"),
-        Err(e) => tracing::error!(error = %e, "releasing leases failed; they will expire on their own"),
+        Err(e) => {
+            tracing::error!(error = %e, "releasing leases failed; they will expire on their own")
+        }
     }
     tracing::info!("delivery worker stopped");
 }
@@ -354,8 +406,14 @@ async fn deliver(shared: &Shared, claimed: &Claimed) -> Completion {
     };
     let (request_url, outcome) = match build_forward(receiver, &claimed.payload, &signing) {
         Ok(forward) => {
-            let url = recorded_url(&forward.url, &receiver.auth.query);
-            (url, send(&shared.client, &shared.guard, &forward, shared.timeout).await)
+            // `params` are auth too: show the configured path, placeholders intact.
+            let mut shown = forward.url.clone();
+            shown.set_path(receiver.url.path());
+            let url = recorded_url(&shown, &receiver.auth.query);
+            (
+                url,
+                send(&shared.client, &shared.guard, &forward, shared.timeout).await,
+            )
         }
         Err(e) => (
             recorded_url(&receiver.url, &receiver.auth.query),
@@ -405,6 +463,7 @@ async fn deliver(shared: &Shared, claimed: &Claimed) -> Completion {
         }
     }
 
+    record_metrics(claimed, &next, duration_ms);
     let (response_status, response_excerpt) = match response {
         Some(r) => (Some(r.status), Some(r.excerpt).filter(|s| !s.is_empty())),
         None => (None, None),
@@ -446,7 +505,9 @@ fn held(shared: &Shared, claimed: &Claimed, started_at: Millis) -> Completion {
             response_excerpt: None,
             error: Some(AttemptError {
                 kind: ErrorKind::Request,
-                message: "the registration has no active receiver; the event is held until one is set".into(),
+                message:
+                    "the registration has no active receiver; the event is held until one is set"
+                        .into(),
             }),
         },
         next: NextStep::Held,
@@ -458,14 +519,18 @@ fn status_error(r: &Response) -> AttemptError {
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
-    let mut message = format!("receiver answered {} {reason}", r.status).trim_end().to_owned();
+    let mut message = format!("receiver answered {} {reason}", r.status)
+        .trim_end()
+        .to_owned();
     if (300..400).contains(&r.status) {
         let location = r
             .headers
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("(none)");
-        message.push_str(&format!(" redirecting to {location}; redirects are not followed"));
+        message.push_str(&format!(
+            " redirecting to {location}; redirects are not followed"
+        ));
     }
     AttemptError {
         kind: ErrorKind::Status,
@@ -535,9 +600,15 @@ mod tests {
         q.insert("token".to_owned(), "s3cret".to_owned());
         let url = url::Url::parse("https://u:pw@r.example/h?keep=1&token=s3cret").unwrap();
         let shown = recorded_url(&url, &q);
-        assert_eq!(shown, "https://u:redacted@r.example/h?keep=1&token=redacted");
+        assert_eq!(
+            shown,
+            "https://u:redacted@r.example/h?keep=1&token=redacted"
+        );
         let plain = url::Url::parse("https://r.example/h?a=1").unwrap();
-        assert_eq!(recorded_url(&plain, &Default::default()), "https://r.example/h?a=1");
+        assert_eq!(
+            recorded_url(&plain, &Default::default()),
+            "https://r.example/h?a=1"
+        );
     }
 
     #[test]

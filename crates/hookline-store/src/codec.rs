@@ -78,10 +78,8 @@ fn to_u32(column: &str, id: &str, v: i64) -> Result<u32> {
 }
 
 fn to_u16(column: &str, id: &str, v: Option<i64>) -> Result<Option<u16>> {
-    v.map(|v| {
-        u16::try_from(v).map_err(|_| StoreError::Corrupt(format!("{column} of {id} is {v}")))
-    })
-    .transpose()
+    v.map(|v| u16::try_from(v).map_err(|_| StoreError::Corrupt(format!("{column} of {id} is {v}"))))
+        .transpose()
 }
 
 fn opt_json<T: DeserializeOwned>(column: &str, id: &str, v: Option<String>) -> Result<Option<T>> {
@@ -125,11 +123,7 @@ impl TryFrom<EventRow> for Event {
             status: parse_status(&r.id, &r.status)?,
             attempts: to_u32("attempts", &r.id, r.attempts)?,
             retry_base: to_u32("retry_base", &r.id, r.retry_base)?,
-            last_response_status: to_u16(
-                "last_response_status",
-                &r.id,
-                r.last_response_status,
-            )?,
+            last_response_status: to_u16("last_response_status", &r.id, r.last_response_status)?,
             verification: opt_json::<VerificationResult>("verification", &r.id, r.verification)?,
             registration_id: r.registration_id,
             product_tag: r.product_tag,

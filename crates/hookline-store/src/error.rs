@@ -31,11 +31,19 @@ pub(crate) trait OrConflict<T> {
     /// `key` names what collided; it is given the database's description of
     /// the broken constraint (SQLite's message, PostgreSQL's constraint name)
     /// so that a table with several unique rules can say which one it was.
-    fn or_conflict(self, entity: &'static str, key: impl FnOnce(&str) -> String) -> Result<T, StoreError>;
+    fn or_conflict(
+        self,
+        entity: &'static str,
+        key: impl FnOnce(&str) -> String,
+    ) -> Result<T, StoreError>;
 }
 
 impl<T> OrConflict<T> for Result<T, sqlx::Error> {
-    fn or_conflict(self, entity: &'static str, key: impl FnOnce(&str) -> String) -> Result<T, StoreError> {
+    fn or_conflict(
+        self,
+        entity: &'static str,
+        key: impl FnOnce(&str) -> String,
+    ) -> Result<T, StoreError> {
         self.map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
                 entity,

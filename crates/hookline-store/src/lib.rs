@@ -16,6 +16,9 @@
 //! - [`error`]: the typed error every method returns.
 //! - [`connect`]: opens the backend a database URL names.
 //! - [`sqlite`]: the embedded default (one process owns the file).
+//! - [`postgres`]: one database shared by several nodes.
+//! - [`monitor`]: values of the monitoring methods (gauges, traffic, health,
+//!   replay jobs).
 //! - `codec`: backend-neutral mapping between rows and domain values (JSON
 //!   docs, event/attempt/payload columns), for every backend to share.
 //! - [`rules`]: the queue's rules as pure functions (what a completion does,
@@ -24,17 +27,28 @@
 
 mod codec;
 pub mod error;
+pub mod monitor;
+pub mod postgres;
 pub mod rules;
+pub mod sealed;
 pub mod sqlite;
 
 use async_trait::async_trait;
 use hookline_core::event::{Attempt, Completion, Event, EventStatus, Payload};
-use hookline_core::model::{ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey};
+use hookline_core::model::{
+    ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey,
+};
 use hookline_core::time::Millis;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::StoreError;
+pub use monitor::{
+    QueueStats, RegistrationHealth, RegistrationLoad, ReplayFilter, ReplayJob, ReplayStatus,
+    Traffic, TrafficBucket, TrafficQuery,
+};
+pub use postgres::{PgOptions, PgStore};
+pub use sealed::{DocCipher, SealedStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -76,9 +90,14 @@ pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<DynStore> {
             };
             Ok(Arc::new(SqliteStore::open(url, &sqlite).await?))
         }
-        Some("postgres" | "postgresql") => Err(StoreError::BadUrl(
-            "PostgreSQL support arrives with the postgres backend".into(),
-        )),
+        Some("postgres" | "postgresql") => {
+            let pg = PgOptions {
+                max_connections: opts.max_connections.max(1),
+                acquire_timeout: opts.acquire_timeout,
+                migrate: opts.migrate,
+            };
+            Ok(Arc::new(PgStore::open(url, &pg).await?))
+        }
         // Only the scheme is echoed: the rest may hold a password.
         Some(other) => Err(StoreError::BadUrl(format!(
             "unsupported scheme `{other}:`; use sqlite:… or postgres://…"
@@ -109,6 +128,11 @@ pub struct EventFilter {
     /// [`rules::DEFAULT_LIST_LIMIT`].
     pub limit: u32,
 }
+
+/// A signal that another process made work claimable (see
+/// [`Store::work_notifications`]): `changed().await` resolves once per burst
+/// of notifications.
+pub type WorkNotifications = tokio::sync::watch::Receiver<()>;
 
 /// An event a worker has leased, with everything needed to deliver it.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,7 +194,11 @@ pub trait Store: Send + Sync + 'static {
     /// `Conflict` when the product already uses the access tag.
     async fn insert_connection(&self, connection: &Connection) -> Result<()>;
     async fn update_connection(&self, connection: &Connection) -> Result<()>;
-    async fn get_connection(&self, product_id: &str, access_tag: &str) -> Result<Option<Connection>>;
+    async fn get_connection(
+        &self,
+        product_id: &str,
+        access_tag: &str,
+    ) -> Result<Option<Connection>>;
     async fn list_connections(&self, product_id: &str) -> Result<Vec<Connection>>;
     /// How many connections (over all products) use this app.
     async fn count_connections_for_app(&self, app_id: &str) -> Result<u64>;
@@ -186,7 +214,11 @@ pub trait Store: Send + Sync + 'static {
     async fn get_registration_by_key(&self, key: &RegistrationKey) -> Result<Option<Registration>>;
     async fn get_registration_by_link(&self, link_id: &str) -> Result<Option<Registration>>;
     /// Registrations of a product, optionally of one access tag, oldest first.
-    async fn list_registrations(&self, product_id: &str, access_tag: Option<&str>) -> Result<Vec<Registration>>;
+    async fn list_registrations(
+        &self,
+        product_id: &str,
+        access_tag: Option<&str>,
+    ) -> Result<Vec<Registration>>;
 
     // --- events and the delivery queue -----------------------------------
     /// Stores a batch of received events (with payloads) in one transaction.
@@ -194,11 +226,22 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()>;
     /// The id of an event of this registration with this provider event id
     /// received at or after `since`, if any (dedup of provider redeliveries).
-    async fn find_duplicate(&self, registration_id: &str, provider_event_id: &str, since: Millis) -> Result<Option<String>>;
+    async fn find_duplicate(
+        &self,
+        registration_id: &str,
+        provider_event_id: &str,
+        since: Millis,
+    ) -> Result<Option<String>>;
     /// Leases up to `limit` queued events due at `now` whose lease is free or
     /// expired: sets `owner`, `lease_until` and status `delivering`, commits,
     /// and returns them oldest due first.
-    async fn claim_due(&self, owner: &str, now: Millis, lease_until: Millis, limit: u32) -> Result<Vec<Claimed>>;
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Claimed>>;
     /// Records attempts and moves their events on, in one transaction.
     async fn complete(&self, completions: &[Completion]) -> Result<()>;
     /// Clears leases (of one owner, or all when `None`) so the events can be
@@ -214,6 +257,75 @@ pub trait Store: Send + Sync + 'static {
     /// Queues a delivered, failed or waiting event again, due now, with the
     /// retry schedule restarting (`retry_base` = `attempts`).
     async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue>;
+
+    // --- monitoring (see [`monitor`]) -------------------------------------
+    /// Events matching `filter` with an id strictly greater than `after_id`
+    /// (all when `None`), oldest id first; `filter.before_id` is an upper
+    /// bound and `filter.limit` the page size, as for [`Store::list_events`].
+    async fn list_events_after(
+        &self,
+        filter: &EventFilter,
+        after_id: Option<&str>,
+    ) -> Result<Vec<Event>>;
+    /// The events among `ids` that exist, in no particular order.
+    async fn get_events(&self, ids: &[String]) -> Result<Vec<Event>>;
+    /// How many events match `filter` (cursor and limit ignored).
+    async fn count_events(&self, filter: &EventFilter) -> Result<u64>;
+    async fn queue_stats(&self) -> Result<QueueStats>;
+    async fn traffic(&self, query: &TrafficQuery) -> Result<Traffic>;
+    /// Attempt outcomes since `since` and current backlog, for every
+    /// registration that has either (registrations with neither are absent).
+    async fn registration_loads(&self, since: Millis) -> Result<Vec<RegistrationLoad>>;
+    async fn list_registration_health(&self) -> Result<Vec<RegistrationHealth>>;
+    /// Records a health judgement. Returns true when `healthy` differs from
+    /// the previous record (none counts as healthy): exactly one of several
+    /// nodes judging the same change gets true, and it sends the notification.
+    async fn save_registration_health(&self, health: &RegistrationHealth) -> Result<bool>;
+
+    async fn insert_replay_job(&self, job: &ReplayJob) -> Result<()>;
+    async fn get_replay_job(&self, id: &str) -> Result<Option<ReplayJob>>;
+    /// Newest first.
+    async fn list_replay_jobs(&self, limit: u32) -> Result<Vec<ReplayJob>>;
+    /// Leases the running job that progressed least recently among those
+    /// free, expired, or already held by `owner`, and returns it.
+    async fn claim_replay_job(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<ReplayJob>>;
+    /// Writes a job's progress (counts, cursor, status, finish time, lease)
+    /// if `owner` still holds its lease and it is still running. Returns
+    /// false when it does not (cancelled, or taken over).
+    async fn update_replay_job(&self, job: &ReplayJob, owner: &str) -> Result<bool>;
+    /// Cancels a running job; returns the job as it now is (`None`: no such job).
+    async fn cancel_replay_job(&self, id: &str, now: Millis) -> Result<Option<ReplayJob>>;
+    /// Frees the leases `owner` holds on replay jobs (graceful shutdown).
+    async fn release_replay_jobs(&self, owner: &str) -> Result<u64>;
+
+    // --- retention -------------------------------------------------------
+    /// Deletes up to `limit` events that are `delivered` or `failed` and
+    /// were last updated before `before`, with their payloads and attempts,
+    /// oldest first, in one short transaction. Returns how many went; fewer
+    /// than `limit` means none are left. Callers sweep in a loop of small
+    /// batches so that ingest never waits long behind a delete.
+    async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64>;
+
+    // --- waking workers across processes -----------------------------------
+    /// A signal that *another process* sharing the database committed
+    /// claimable work (ingested events, held events released, a replay,
+    /// leases released at shutdown), so that an idle delivery worker here
+    /// claims it at once instead of at its next poll. Writes made through
+    /// this store are not echoed: the process that makes them wakes its own
+    /// workers. It is a hint: it may fire with nothing to claim, and a
+    /// notification can be lost (e.g. while reconnecting), so workers keep
+    /// polling as the fallback.
+    ///
+    /// `None` (the default) when the backend has no other processes to hear
+    /// from: one process owns an SQLite file.
+    fn work_notifications(&self) -> Option<WorkNotifications> {
+        None
+    }
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -1,6 +1,7 @@
 //! The queue's rules as pure functions, so that every backend moves events the
 //! same way and only the SQL differs: what a completion does to its event,
-//! when a replay is allowed, and how big a listing page may be.
+//! when a replay is allowed, how big a listing page may be, and how a time
+//! window becomes an id range.
 
 use hookline_core::event::{Completion, EventStatus, NextStep};
 use hookline_core::time::Millis;
@@ -16,6 +17,49 @@ pub fn list_limit(requested: u32) -> u32 {
         0 => DEFAULT_LIST_LIMIT,
         n => n.min(MAX_LIST_LIMIT),
     }
+}
+
+/// How far the time inside an event id (`evt_<ULID>`) may be from the
+/// event's `received_at` for ids to stand in for time. Ingest mints both in
+/// the same breath; the margin only absorbs scheduling hiccups.
+pub const EVENT_ID_SLACK_MS: i64 = 5_000;
+
+/// Whether `id` is a canonical `evt_<ULID>` minted within
+/// [`EVENT_ID_SLACK_MS`] of `received_at`.
+pub(crate) fn id_tracks_time(id: &str, received_at: Millis) -> bool {
+    let Some(text) = id.strip_prefix("evt_") else {
+        return false;
+    };
+    let Ok(ulid) = ulid::Ulid::from_string(text) else {
+        return false;
+    };
+    // Lower-case spellings decode too, but sort apart from canonical ones.
+    if ulid.to_string() != text {
+        return false;
+    }
+    let minted = i64::try_from(ulid.timestamp_ms()).unwrap_or(i64::MAX);
+    minted.abs_diff(received_at.0) <= EVENT_ID_SLACK_MS.unsigned_abs()
+}
+
+/// The id range `[lower, upper)` that holds every event received in
+/// `[since, until)`, given that ids track time. A bound is `None` when it
+/// would not narrow anything. The range is wider than the window by the
+/// slack on each side, so callers still filter on `received_at`.
+pub(crate) fn id_window(
+    since: Option<Millis>,
+    until: Option<Millis>,
+) -> (Option<String>, Option<String>) {
+    const ULID_TIME_LIMIT: i64 = 1 << 48;
+    let id_at = |ms: i64| {
+        let ms = u64::try_from(ms)
+            .ok()
+            .filter(|&ms| ms < ULID_TIME_LIMIT as u64)?;
+        Some(format!("evt_{}", ulid::Ulid::from_parts(ms, 0)))
+    };
+    (
+        since.and_then(|t| id_at(t.0.saturating_sub(EVENT_ID_SLACK_MS))),
+        until.and_then(|t| id_at(t.0.saturating_add(EVENT_ID_SLACK_MS))),
+    )
 }
 
 /// The columns a completion writes on its event (besides clearing the lease
@@ -133,14 +177,57 @@ mod tests {
         assert_eq!(requeue_allowed(EventStatus::Delivered, None, now), Ok(()));
         assert_eq!(requeue_allowed(EventStatus::Failed, None, now), Ok(()));
         assert_eq!(requeue_allowed(EventStatus::Delivering, None, now), Ok(()));
-        assert_eq!(requeue_allowed(EventStatus::Delivering, Some(99), now), Ok(()));
+        assert_eq!(
+            requeue_allowed(EventStatus::Delivering, Some(99), now),
+            Ok(())
+        );
         assert_eq!(
             requeue_allowed(EventStatus::Delivering, Some(100), now),
             Err(EventStatus::Delivering)
         );
-        for s in [EventStatus::Rejected, EventStatus::Held, EventStatus::Received] {
+        for s in [
+            EventStatus::Rejected,
+            EventStatus::Held,
+            EventStatus::Received,
+        ] {
             assert_eq!(requeue_allowed(s, None, now), Err(s));
         }
+    }
+
+    #[test]
+    fn ids_track_time_only_when_canonical_and_close() {
+        let t = Millis(1_700_000_000_000);
+        let id = |ms: i64| format!("evt_{}", ulid::Ulid::from_parts(ms as u64, 12345));
+        assert!(id_tracks_time(&id(t.0), t));
+        assert!(id_tracks_time(&id(t.0 - EVENT_ID_SLACK_MS), t));
+        assert!(!id_tracks_time(&id(t.0 + EVENT_ID_SLACK_MS + 1), t));
+        assert!(!id_tracks_time(&id(t.0).to_lowercase(), t));
+        assert!(!id_tracks_time("evt_0001", t));
+        assert!(!id_tracks_time(&id(t.0).replace("evt_", "msg_"), t));
+    }
+
+    #[test]
+    fn id_window_holds_every_tracking_id_of_the_time_window() {
+        let since = Millis(1_700_000_000_000);
+        let until = Millis(1_700_000_060_000);
+        let (lo, hi) = id_window(Some(since), Some(until));
+        let (lo, hi) = (lo.unwrap(), hi.unwrap());
+        for (minted, received) in [
+            (since.0 - EVENT_ID_SLACK_MS, since.0),
+            (until.0 - 1 + EVENT_ID_SLACK_MS, until.0 - 1),
+        ] {
+            let id = format!(
+                "evt_{}",
+                ulid::Ulid::from_parts(minted as u64, u128::MAX >> 48)
+            );
+            assert!(id_tracks_time(&id, Millis(received)));
+            assert!(lo <= id && id < hi, "{lo} <= {id} < {hi}");
+        }
+        assert_eq!(id_window(None, None), (None, None));
+        assert_eq!(
+            id_window(Some(Millis(0)), Some(Millis(i64::MAX))),
+            (None, None)
+        );
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct Config {
     pub database_url: String,
     pub public_url: String,
     pub admin_key: String,
+    /// Key sealing secrets at rest (32 bytes, base64); empty: `<data_dir>/secret.key`.
+    pub secret_key: String,
     #[serde(deserialize_with = "cidr_list")]
     pub allowed_targets: Vec<IpNet>,
     pub max_body_bytes: usize,
@@ -26,6 +28,111 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub ingest: IngestConfig,
     pub delivery: DeliveryConfig,
+    pub providers: ProvidersConfig,
+    pub signing: SigningConfig,
+    pub metrics: MetricsConfig,
+    pub telemetry: TelemetryConfig,
+    pub stream: StreamConfig,
+    pub replay: ReplayConfig,
+    pub health: HealthConfig,
+    pub retention: RetentionConfig,
+}
+
+/// Deleting old delivered and failed events, with payloads and attempts.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RetentionConfig {
+    /// Delivered and failed events whose last change is older than this are
+    /// deleted; `0s` keeps every event.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// How often the sweeper runs.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Events deleted per statement; the sweeper pauses between batches so
+    /// ingest never waits long behind it.
+    pub batch: u32,
+}
+
+/// `GET /metrics` (Prometheus text).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// Ask scrapers for a management key (`Authorization: Bearer`).
+    pub require_key: bool,
+}
+
+/// Traces exported with OTLP (needs the `otel` build feature).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TelemetryConfig {
+    /// OTLP/HTTP endpoint, e.g. `http://127.0.0.1:4318`; empty: no traces.
+    pub otlp_endpoint: String,
+    pub service_name: String,
+}
+
+/// The live event stream (`GET /api/v1/events/stream`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct StreamConfig {
+    /// How often a stream looks for new and changed events.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+}
+
+/// Bulk replays (`POST /api/v1/replays`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ReplayConfig {
+    /// Events per second a job replays when it asks for no rate, and the
+    /// most it may ask for.
+    pub rate: u32,
+    /// How long a node holds a job without progress before another node
+    /// (or this one, restarted) takes it over.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+}
+
+/// Registration health checks and their notifications.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct HealthConfig {
+    /// How often registrations are judged; `0s` turns the checks off.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Attempts started this long ago or less count towards the failure rate.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// Unhealthy at or above this share of failed attempts (0–1)…
+    pub failure_rate: f64,
+    /// …when the window holds at least this many attempts.
+    pub min_attempts: u64,
+    /// Unhealthy when this many events are queued (0: no limit).
+    pub backlog: u64,
+    /// Unhealthy when the oldest queued event is older than this (`0s`: no limit).
+    #[serde(with = "humantime_serde")]
+    pub backlog_age: Duration,
+    /// Where changes of health are POSTed; empty: nowhere.
+    pub notify_url: String,
+    /// `whsec_…` secret the notifications are signed with (Standard Webhooks).
+    pub notify_secret: String,
+}
+
+/// Provider registration calls and provider redeliveries.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ProvidersConfig {
+    /// Per-call timeout of a provider registration API call.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// A call whose provider event id was already received (and verified)
+    /// within this window is answered 2xx and not forwarded again; `0s`
+    /// turns deduplication off.
+    #[serde(with = "humantime_serde")]
+    pub dedup_window: Duration,
+}
+
+/// Signing of forwarded requests.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SigningConfig {
+    /// After `rotate-secret`, how long the previous signing secret keeps
+    /// signing alongside the new one (when the call names no overlap).
+    #[serde(with = "humantime_serde")]
+    pub rotation_overlap: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -59,6 +166,19 @@ pub struct DeliveryConfig {
     pub retry_schedule: Vec<Duration>,
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// How long a claimed event stays this node's before another node may
+    /// take it over (when this one died mid-delivery). Must exceed
+    /// `timeout`; unset: `timeout` + 30s.
+    #[serde(default, with = "humantime_serde")]
+    pub lease: Option<Duration>,
+}
+
+impl DeliveryConfig {
+    /// The lease a claim takes: `lease`, or `timeout` + 30s.
+    pub fn lease(&self) -> Duration {
+        self.lease
+            .unwrap_or(self.timeout + Duration::from_secs(30))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +253,50 @@ impl Config {
         }
         if self.delivery.timeout.is_zero() {
             return bad("delivery.timeout must be above 0".into());
+        }
+        if self.delivery.lease() <= self.delivery.timeout {
+            return bad(format!(
+                "delivery.lease ({}) must be longer than delivery.timeout ({}), or another node could take over an event still being delivered",
+                humantime::format_duration(self.delivery.lease()),
+                humantime::format_duration(self.delivery.timeout)
+            ));
+        }
+        let r = &self.retention;
+        if !r.max_age.is_zero() && (r.interval.is_zero() || r.batch == 0) {
+            return bad("retention.interval and retention.batch must be above 0 when retention.max_age is set".into());
+        }
+        if self.providers.timeout.is_zero() {
+            return bad("providers.timeout must be above 0".into());
+        }
+        if self.replay.rate == 0 || self.replay.lease.is_zero() {
+            return bad("replay.rate and replay.lease must be above 0".into());
+        }
+        if self.stream.poll_interval.is_zero() {
+            return bad("stream.poll_interval must be above 0".into());
+        }
+        let h = &self.health;
+        if !(0.0..=1.0).contains(&h.failure_rate) {
+            return bad(format!(
+                "health.failure_rate must be between 0 and 1, got {}",
+                h.failure_rate
+            ));
+        }
+        if !h.notify_url.is_empty() {
+            match url::Url::parse(&h.notify_url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return bad(format!(
+                        "health.notify_url `{}` must be an http(s) URL",
+                        h.notify_url
+                    ))
+                }
+            }
+            if hookline_verify::standard::sign(&h.notify_secret, "msg_check", 0, b"").is_err() {
+                return bad(
+                    "health.notify_secret must be a Standard Webhooks secret (whsec_…) when health.notify_url is set"
+                        .into(),
+                );
+            }
         }
         let db = self.database_url();
         if !(db.starts_with("sqlite:")

@@ -8,9 +8,16 @@
 //!   and runs it until shutdown.
 //! - [`api`]: the HTTP layer — routes per resource, wire types, the error mapping.
 //! - [`service`]: the operations behind the API (seed flows, CRUD, events).
-//! - [`ingest`]: link lookup, verification, classification, group commit.
+//! - [`ingest`]: link lookup, verification, classification, dedup, group commit.
+//! - [`providers`]: calls to providers' webhook-registration APIs (full registration).
+//! - [`presets`]: built-in provider definitions (Stripe, GitHub, …), shipped as data.
+//! - [`locks`]: per-key async locks (one enable per webhook, one redelivery per event id).
 //! - [`admin_key`]: the bootstrap management key.
-//! - [`telemetry`]: logging setup.
+//! - [`secret_key`]: the key that seals secrets at rest.
+//! - [`retention`]: the sweeper that deletes old delivered and failed events.
+//! - [`telemetry`]: logging setup (text or JSON), OpenTelemetry traces (`otel`).
+//! - [`metrics`]: the Prometheus recorder, HTTP request metrics, `GET /metrics`.
+//! - [`dashboard`]: the embedded web dashboard at `/dashboard`.
 //! - [`error`]: the typed error every operation returns.
 //!
 //! Storage lives in `hookline-store`, delivery in `hookline-delivery`, the
@@ -20,8 +27,15 @@
 pub mod admin_key;
 pub mod api;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod ingest;
+pub mod locks;
+pub mod metrics;
+pub mod presets;
+pub mod providers;
+pub mod retention;
+pub mod secret_key;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

@@ -24,6 +24,8 @@ pub enum StartupError {
     },
     #[error("cannot open the database: {0}")]
     Store(#[from] hookline_store::StoreError),
+    #[error("cannot load the secret key: {0}")]
+    SecretKey(#[from] crate::secret_key::KeyError),
     #[error("cannot set up the admin key: {0}")]
     AdminKey(String),
 }
@@ -36,6 +38,7 @@ pub struct Application {
     state: AppState,
     writer: tokio::task::JoinHandle<()>,
     delivery: DeliveryParts,
+    retention: crate::config::RetentionConfig,
     /// Cancelled on SIGTERM (or by a test): stops HTTP and the workers.
     shutdown: CancellationToken,
 }
@@ -49,15 +52,18 @@ struct DeliveryParts {
 }
 
 /// Opens the configured database (creating the data dir for SQLite), with
-/// migrations run.
-pub async fn open_store(config: &Config) -> Result<DynStore, hookline_store::StoreError> {
-    std::fs::create_dir_all(&config.data_dir)?;
+/// migrations run and secrets sealed with the configured key.
+pub async fn open_store(config: &Config) -> Result<DynStore, StartupError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(hookline_store::StoreError::from)?;
     let opts = ConnectOptions {
         max_connections: config.database.max_connections,
         acquire_timeout: config.database.acquire_timeout,
         migrate: true,
     };
-    hookline_store::connect(&config.database_url(), &opts).await
+    let cipher = crate::secret_key::load(&config.secret_key, &config.data_dir)
+        .map_err(StartupError::SecretKey)?;
+    let inner = hookline_store::connect(&config.database_url(), &opts).await?;
+    Ok(Arc::new(hookline_store::SealedStore::new(inner, cipher)))
 }
 
 impl Application {
@@ -87,15 +93,24 @@ impl Application {
             public_url: config.public_url_for(bound).into(),
             wake: wake.clone(),
             default_schedule: schedule.clone(),
+            providers: Arc::new(crate::providers::Providers::new(
+                guard.clone(),
+                config.providers.timeout,
+            )),
+            dedup_window: config.providers.dedup_window,
+            rotation_overlap: config.signing.rotation_overlap,
         };
         let (writer_handle, writer) = {
             let (w, h) = group_commit::Writer::spawn(store.clone(), config.ingest.batch_max);
             (h, w)
         };
+        let shutdown = CancellationToken::new();
+        let monitor = api::monitor::MonitorState::new(&config, gateway.clone(), shutdown.clone());
         let state = AppState {
             ingest: Arc::new(Ingest::new(gateway.clone(), writer)),
             gateway,
             max_body_bytes: config.max_body_bytes,
+            monitor: Arc::new(monitor),
         };
         let d = &config.delivery;
         let delivery = DeliveryParts {
@@ -109,7 +124,7 @@ impl Application {
                 node_id: hookline_core::ids::new_id("node"),
                 concurrency: d.concurrency,
                 batch: d.batch,
-                lease: d.timeout + std::time::Duration::from_secs(30),
+                lease: d.lease(),
                 timeout: d.timeout,
                 poll_interval: d.poll_interval,
                 schedule,
@@ -125,7 +140,8 @@ impl Application {
             state,
             writer: writer_handle,
             delivery,
-            shutdown: CancellationToken::new(),
+            retention: config.retention.clone(),
+            shutdown,
         })
     }
 
@@ -156,6 +172,10 @@ impl Application {
     /// finish, and flushes the ingest writer.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let d = self.delivery;
+        let remote_wake: Option<tokio::task::JoinHandle<()>> = None;
+        let _ = forward_work_notifications;
+        let retention =
+            crate::retention::spawn(d.store.clone(), self.retention, self.shutdown.clone());
         let worker = worker::spawn(
             d.store,
             d.client,
@@ -164,6 +184,7 @@ impl Application {
             d.wake,
             self.shutdown.clone(),
         );
+        let monitor_tasks = self.state.monitor.spawn_tasks();
         let router = api::router(self.state);
         tracing::info!(port = self.port, "hookline is listening");
         let served = axum::serve(self.listener, router)
@@ -173,7 +194,40 @@ impl Application {
         // drains what was accepted and stops.
         let _ = self.writer.await;
         let _ = worker.await;
+        for task in monitor_tasks {
+            let _ = task.await;
+        }
+        for task in [retention, remote_wake].into_iter().flatten() {
+            let _ = task.await;
+        }
         tracing::info!("hookline stopped");
         served
     }
+}
+
+/// Wakes the delivery worker when another node sharing the database commits
+/// work (PostgreSQL's `NOTIFY`), as local ingest does, so an idle worker
+/// claims it at once rather than at its next poll. `None` on SQLite, whose
+/// only process wakes its worker itself.
+fn forward_work_notifications(
+    store: &DynStore,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let mut signal = store.work_notifications()?;
+    Some(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                changed = signal.changed() => {
+                    if changed.is_err() {
+                        return; // The store is gone.
+                    }
+                    // The worker listens before each claim, so a wake that
+                    // lands while it is claiming is not lost.
+                    wake.notify_waiters();
+                }
+            }
+        }
+    }))
 }

@@ -49,17 +49,15 @@ pub(super) async fn find_api_key(s: &SqliteStore, hash: &str) -> Result<Option<A
 // --- apps ----------------------------------------------------------------
 
 pub(super) async fn insert_app(s: &SqliteStore, app: &App) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO apps (id, tag, created_at, updated_at, doc) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&app.id)
-    .bind(app.tag.as_str())
-    .bind(app.created_at.0)
-    .bind(app.updated_at.0)
-    .bind(to_doc(app)?)
-    .execute(&s.writer)
-    .await
-    .or_conflict("app", |_| app.tag.to_string())?;
+    sqlx::query("INSERT INTO apps (id, tag, created_at, updated_at, doc) VALUES (?, ?, ?, ?, ?)")
+        .bind(&app.id)
+        .bind(app.tag.as_str())
+        .bind(app.created_at.0)
+        .bind(app.updated_at.0)
+        .bind(to_doc(app)?)
+        .execute(&s.writer)
+        .await
+        .or_conflict("app", |_| app.tag.to_string())?;
     Ok(())
 }
 

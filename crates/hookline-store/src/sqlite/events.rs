@@ -1,6 +1,6 @@
 //! Events outside the delivery loop: storing a received batch, finding
-//! provider redeliveries, listing and reading events and their attempts, and
-//! replaying one.
+//! provider redeliveries, listing and reading events and their attempts,
+//! replaying one, and deleting expired ones (retention).
 
 use super::SqliteStore;
 use crate::codec::{
@@ -8,12 +8,13 @@ use crate::codec::{
     PayloadValues,
 };
 use crate::error::OrConflict;
-use crate::rules::{list_limit, requeue_allowed};
+use crate::rules::{id_tracks_time, id_window, list_limit, requeue_allowed};
 use crate::{EventFilter, Requeue, Result};
 use hookline_core::event::{Attempt, Event, Payload};
 use hookline_core::time::Millis;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{FromRow, QueryBuilder, Sqlite};
+use std::sync::atomic::Ordering;
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
 
@@ -49,7 +50,25 @@ pub(super) async fn insert(s: &SqliteStore, events: &[(Event, Payload)]) -> Resu
     if events.is_empty() {
         return Ok(());
     }
+    let breaks_id_time = s.ids_track_time.load(Ordering::Acquire)
+        && !events
+            .iter()
+            .all(|(e, _)| id_tracks_time(&e.id, e.received_at));
+    if breaks_id_time {
+        // Stop relying on ids before the event can be seen, so no listing
+        // ever misses it; if the insert fails we only lose a shortcut.
+        s.ids_track_time.store(false, Ordering::Release);
+        tracing::warn!(
+            "an event id does not carry its receive time (not `evt_<ULID>` minted at receipt); \
+             listing by time falls back to slower plans from now on"
+        );
+    }
     let mut tx = s.writer.begin().await?;
+    if breaks_id_time {
+        sqlx::query("UPDATE meta SET value = '0' WHERE key = 'event_ids_track_time'")
+            .execute(&mut *tx)
+            .await?;
+    }
     for (event, payload) in events {
         let ev = EventValues::new(event)?;
         bind_event(sqlx::query(INSERT_EVENT), &ev)
@@ -99,6 +118,25 @@ pub(super) async fn list(s: &SqliteStore, f: &EventFilter) -> Result<Vec<Event>>
         event_columns!(),
         " FROM events WHERE 1 = 1"
     ));
+    push_filter(s, &mut qb, f);
+    if let Some(before) = &f.before_id {
+        qb.push(" AND id < ").push_bind(before.as_str());
+    }
+    qb.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(list_limit(f.limit)));
+    let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&s.reader).await?;
+    rows.into_iter().map(Event::try_from).collect()
+}
+
+/// Appends `AND …` conditions for every field of `f` except the cursor
+/// (`before_id`) and `limit`, to a query over `events` whose WHERE clause is
+/// already open. Every listing or counting of events should filter through
+/// here, so they all get the time-window shortcut below.
+pub(super) fn push_filter<'a>(
+    s: &SqliteStore,
+    qb: &mut QueryBuilder<'a, Sqlite>,
+    f: &'a EventFilter,
+) {
     let text_filters = [
         ("product_tag", &f.product_tag),
         ("access_tag", &f.access_tag),
@@ -109,25 +147,38 @@ pub(super) async fn list(s: &SqliteStore, f: &EventFilter) -> Result<Vec<Event>>
     ];
     for (column, value) in text_filters {
         if let Some(v) = value {
-            qb.push(format_args!(" AND {column} = ")).push_bind(v.as_str());
+            qb.push(format_args!(" AND {column} = "))
+                .push_bind(v.as_str());
         }
     }
     if let Some(status) = f.status {
         qb.push(" AND status = ").push_bind(status.as_str());
     }
+    // With ids tracking time, a time window is also an id range, which the
+    // (…, id) indexes seek straight into; otherwise an old window would be
+    // found by walking every newer event. The exact `received_at` test stays,
+    // written `+received_at` so it does not lure the planner onto the
+    // received_at index (range, then sort) instead.
+    let received_at = if s.ids_track_time.load(Ordering::Acquire) {
+        let (lower, upper) = id_window(f.since, f.until);
+        if let Some(lower) = lower {
+            qb.push(" AND id >= ").push_bind(lower);
+        }
+        if let Some(upper) = upper {
+            qb.push(" AND id < ").push_bind(upper);
+        }
+        "+received_at"
+    } else {
+        "received_at"
+    };
     if let Some(since) = f.since {
-        qb.push(" AND received_at >= ").push_bind(since.0);
+        qb.push(format_args!(" AND {received_at} >= "))
+            .push_bind(since.0);
     }
     if let Some(until) = f.until {
-        qb.push(" AND received_at < ").push_bind(until.0);
+        qb.push(format_args!(" AND {received_at} < "))
+            .push_bind(until.0);
     }
-    if let Some(before) = &f.before_id {
-        qb.push(" AND id < ").push_bind(before.as_str());
-    }
-    qb.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(list_limit(f.limit)));
-    let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&s.reader).await?;
-    rows.into_iter().map(Event::try_from).collect()
 }
 
 pub(super) async fn get(s: &SqliteStore, id: &str) -> Result<Option<(Event, Payload)>> {
@@ -186,4 +237,26 @@ pub(super) async fn requeue(s: &SqliteStore, id: &str, now: Millis) -> Result<Re
     .await?;
     tx.commit().await?;
     Ok(Requeue::Queued(Event::try_from(row)?))
+}
+
+/// Deletes up to `limit` delivered or failed events last updated before
+/// `before`; payloads and attempts go with them (`ON DELETE CASCADE`). One
+/// short write on the writer: ingest waits at most for one batch.
+pub(super) async fn delete_expired(s: &SqliteStore, before: Millis, limit: u32) -> Result<u64> {
+    if limit == 0 {
+        return Ok(0);
+    }
+    // The status list is literal so the partial index `events_expirable` applies.
+    let deleted = sqlx::query(
+        "DELETE FROM events WHERE id IN ( \
+           SELECT id FROM events \
+           WHERE status IN ('delivered', 'failed') AND updated_at < ? \
+           ORDER BY updated_at LIMIT ?)",
+    )
+    .bind(before.0)
+    .bind(i64::from(limit))
+    .execute(&s.writer)
+    .await?
+    .rows_affected();
+    Ok(deleted)
 }

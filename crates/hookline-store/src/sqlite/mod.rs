@@ -1,12 +1,13 @@
 //! The embedded SQLite backend: one process owns one database file.
 //!
 //! # Layout
-//! - [`open`](self::open): locating the file, the process lock, pools, PRAGMAs
+//! - `open`: locating the file, the process lock, pools, PRAGMAs
 //!   and migrations.
 //! - `config`: api keys, apps, webhooks, products, connections.
 //! - `registrations`: registrations and the release of their held events.
 //! - `events`: storing, finding, listing and replaying events.
 //! - `queue`: claiming, completing and releasing leased events.
+//! - `monitor`: queue gauges, traffic, registration health, replay jobs.
 //!
 //! # Why two pools
 //! SQLite has one writer at a time. Every write goes through `writer`, a
@@ -20,6 +21,7 @@
 
 mod config;
 mod events;
+mod monitor;
 mod open;
 mod queue;
 mod registrations;
@@ -34,6 +36,7 @@ use hookline_core::time::Millis;
 use sqlx::SqlitePool;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use open::database_path;
@@ -73,6 +76,11 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// The database file, for messages.
     path: PathBuf,
+    /// Cached `meta.event_ids_track_time`: while true, listing turns time
+    /// windows into id ranges (see [`crate::rules::id_window`]). Only this
+    /// process writes the file, so the cache cannot go stale; it is cleared
+    /// before the first event breaking the rule is written, never after.
+    ids_track_time: AtomicBool,
     /// Exclusive advisory lock on `<db>.lock`, held for the store's lifetime:
     /// it is what makes releasing every lease at open safe. Dropping the
     /// store drops the file and so releases the lock.
@@ -198,10 +206,7 @@ impl Store for SqliteStore {
     async fn get_registration(&self, id: &str) -> Result<Option<Registration>> {
         registrations::get(self, id).await
     }
-    async fn get_registration_by_key(
-        &self,
-        key: &RegistrationKey,
-    ) -> Result<Option<Registration>> {
+    async fn get_registration_by_key(&self, key: &RegistrationKey) -> Result<Option<Registration>> {
         registrations::get_by_key(self, key).await
     }
     async fn get_registration_by_link(&self, link_id: &str) -> Result<Option<Registration>> {
@@ -256,5 +261,65 @@ impl Store for SqliteStore {
     }
     async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue> {
         events::requeue(self, id, now).await
+    }
+
+    // Monitoring: all in `monitor.rs`.
+    async fn list_events_after(
+        &self,
+        filter: &EventFilter,
+        after_id: Option<&str>,
+    ) -> Result<Vec<Event>> {
+        monitor::list_events_after(self, filter, after_id).await
+    }
+    async fn get_events(&self, ids: &[String]) -> Result<Vec<Event>> {
+        monitor::get_events(self, ids).await
+    }
+    async fn count_events(&self, filter: &EventFilter) -> Result<u64> {
+        monitor::count_events(self, filter).await
+    }
+    async fn queue_stats(&self) -> Result<crate::QueueStats> {
+        monitor::queue_stats(self).await
+    }
+    async fn traffic(&self, query: &crate::TrafficQuery) -> Result<crate::Traffic> {
+        monitor::traffic(self, query).await
+    }
+    async fn registration_loads(&self, since: Millis) -> Result<Vec<crate::RegistrationLoad>> {
+        monitor::registration_loads(self, since).await
+    }
+    async fn list_registration_health(&self) -> Result<Vec<crate::RegistrationHealth>> {
+        monitor::list_registration_health(self).await
+    }
+    async fn save_registration_health(&self, health: &crate::RegistrationHealth) -> Result<bool> {
+        monitor::save_registration_health(self, health).await
+    }
+    async fn insert_replay_job(&self, job: &crate::ReplayJob) -> Result<()> {
+        monitor::insert_replay_job(self, job).await
+    }
+    async fn get_replay_job(&self, id: &str) -> Result<Option<crate::ReplayJob>> {
+        monitor::get_replay_job(self, id).await
+    }
+    async fn list_replay_jobs(&self, limit: u32) -> Result<Vec<crate::ReplayJob>> {
+        monitor::list_replay_jobs(self, limit).await
+    }
+    async fn claim_replay_job(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<crate::ReplayJob>> {
+        monitor::claim_replay_job(self, owner, now, lease_until).await
+    }
+    async fn update_replay_job(&self, job: &crate::ReplayJob, owner: &str) -> Result<bool> {
+        monitor::update_replay_job(self, job, owner).await
+    }
+    async fn cancel_replay_job(&self, id: &str, now: Millis) -> Result<Option<crate::ReplayJob>> {
+        monitor::cancel_replay_job(self, id, now).await
+    }
+    async fn release_replay_jobs(&self, owner: &str) -> Result<u64> {
+        monitor::release_replay_jobs(self, owner).await
+    }
+
+    async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
+        events::delete_expired(self, before, limit).await
     }
 }

@@ -3,12 +3,11 @@
 
 use super::{queue, SqliteOptions, SqliteStore};
 use crate::{Result, StoreError};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 /// Versioned schema files, embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -84,10 +83,18 @@ pub(super) async fn open(path_or_url: &str, opts: &SqliteOptions) -> Result<Sqli
         .connect_with(base.pragma("query_only", "ON"))
         .await?;
 
+    // A missing row (schema not migrated by us) means "don't rely on ids".
+    let ids_track_time: Option<(String,)> =
+        sqlx::query_as("SELECT value FROM meta WHERE key = 'event_ids_track_time'")
+            .fetch_optional(&writer)
+            .await?;
+    let ids_track_time = ids_track_time.is_some_and(|(v,)| v == "1");
+
     let store = SqliteStore {
         writer,
         reader,
         path,
+        ids_track_time: AtomicBool::new(ids_track_time),
         _lock: lock,
     };
     // This process owns the file, so any lease in it belongs to a process
@@ -150,13 +157,25 @@ mod tests {
         assert_eq!(p("sqlite:///var/lib/h.db"), PathBuf::from("/var/lib/h.db"));
         assert_eq!(p("sqlite:h.db"), PathBuf::from("h.db"));
         assert_eq!(p("SQLite:h.db?mode=rwc"), PathBuf::from("h.db"));
-        assert_eq!(p("sqlite://data/h.db?mode=rwc&cache=shared"), PathBuf::from("data/h.db"));
-        assert_eq!(p("./hookline-data/h.db"), PathBuf::from("./hookline-data/h.db"));
+        assert_eq!(
+            p("sqlite://data/h.db?mode=rwc&cache=shared"),
+            PathBuf::from("data/h.db")
+        );
+        assert_eq!(
+            p("./hookline-data/h.db"),
+            PathBuf::from("./hookline-data/h.db")
+        );
     }
 
     #[test]
     fn other_urls_are_refused() {
-        for bad in ["postgres://u:p@h/db", "sqlite:", "sqlite://", "sqlite::memory:", ""] {
+        for bad in [
+            "postgres://u:p@h/db",
+            "sqlite:",
+            "sqlite://",
+            "sqlite::memory:",
+            "",
+        ] {
             assert!(
                 matches!(database_path(bad), Err(StoreError::BadUrl(_))),
                 "{bad:?} should be refused"

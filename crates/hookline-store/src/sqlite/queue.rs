@@ -133,8 +133,7 @@ async fn load_registrations(
 ) -> Result<HashMap<String, Result<Registration, String>>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(IN_CHUNK) {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("SELECT id, doc FROM registrations WHERE id IN (");
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT id, doc FROM registrations WHERE id IN (");
         let mut list = qb.separated(", ");
         for id in chunk {
             list.push_bind(*id);
@@ -152,7 +151,11 @@ async fn load_registrations(
 /// Marks claimed events that can never be delivered as failed, with the
 /// reason, instead of returning an error: an error would leave them leased,
 /// to be claimed (and fail the whole batch) again and again.
-async fn fail_undeliverable(s: &SqliteStore, owner: &str, events: &[(String, String)]) -> Result<()> {
+async fn fail_undeliverable(
+    s: &SqliteStore,
+    owner: &str,
+    events: &[(String, String)],
+) -> Result<()> {
     let now = Millis::now();
     let mut tx = s.writer.begin().await?;
     for (id, why) in events {
@@ -251,10 +254,9 @@ pub(super) async fn release_leases(s: &SqliteStore, owner: Option<&str>) -> Resu
 }
 
 pub(super) async fn next_due(s: &SqliteStore) -> Result<Option<Millis>> {
-    let (due,): (Option<i64>,) = sqlx::query_as(
-        "SELECT MIN(next_attempt_at) FROM events WHERE next_attempt_at IS NOT NULL",
-    )
-    .fetch_one(&s.reader)
-    .await?;
+    let (due,): (Option<i64>,) =
+        sqlx::query_as("SELECT MIN(next_attempt_at) FROM events WHERE next_attempt_at IS NOT NULL")
+            .fetch_one(&s.reader)
+            .await?;
     Ok(due.map(Millis))
 }

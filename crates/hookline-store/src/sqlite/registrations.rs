@@ -90,7 +90,9 @@ pub(super) async fn get_by_key(
     .bind(&key.product_id)
     .bind(key.access_tag.as_str())
     .bind(&key.webhook_id)
-    .bind(registration_event_key(key.event.as_ref().map(|t| t.as_str())))
+    .bind(registration_event_key(
+        key.event.as_ref().map(|t| t.as_str()),
+    ))
     .bind(key.env.as_str())
     .fetch_optional(&s.reader)
     .await?;

@@ -95,7 +95,10 @@ pub async fn webhooks_crud_conflict_and_cascade(s: &dyn Store) -> Result<()> {
         Some(payments.clone())
     );
     assert_eq!(s.get_webhook(&stripe.id, "nope").await?, None);
-    assert_eq!(s.get_webhook_by_id(&gh_payments.id).await?, Some(gh_payments.clone()));
+    assert_eq!(
+        s.get_webhook_by_id(&gh_payments.id).await?,
+        Some(gh_payments.clone())
+    );
     assert_eq!(
         s.list_webhooks(&stripe.id).await?,
         vec![payments.clone(), payouts.clone()]
@@ -105,7 +108,10 @@ pub async fn webhooks_crud_conflict_and_cascade(s: &dyn Store) -> Result<()> {
     changed.name = "Payouts v2".into();
     changed.envs[0].registration_url = None;
     s.update_webhook(&changed).await?;
-    assert_eq!(s.get_webhook_by_id(&payouts.id).await?, Some(changed.clone()));
+    assert_eq!(
+        s.get_webhook_by_id(&payouts.id).await?,
+        Some(changed.clone())
+    );
 
     let mut clash = changed.clone();
     clash.tag = tag("payments");
@@ -135,7 +141,10 @@ pub async fn products_crud_and_conflict(s: &dyn Store) -> Result<()> {
 
     assert_eq!(s.get_product("shop").await?, Some(shop.clone()));
     assert_eq!(s.get_product("nope").await?, None);
-    assert_eq!(s.list_products().await?, vec![shop.clone(), billing.clone()]);
+    assert_eq!(
+        s.list_products().await?,
+        vec![shop.clone(), billing.clone()]
+    );
 
     let mut changed = shop.clone();
     changed.name = "The Shop".into();
@@ -180,7 +189,10 @@ pub async fn connections_crud_conflict_and_cascade(s: &dyn Store) -> Result<()> 
         "main",
     );
 
-    assert_eq!(s.get_connection(&shop.id, "main").await?, Some(main.clone()));
+    assert_eq!(
+        s.get_connection(&shop.id, "main").await?,
+        Some(main.clone())
+    );
     assert_eq!(s.get_connection(&shop.id, "nope").await?, None);
     assert_eq!(
         s.list_connections(&shop.id).await?,
@@ -193,7 +205,10 @@ pub async fn connections_crud_conflict_and_cascade(s: &dyn Store) -> Result<()> 
     moved.app_id = github.id.clone();
     moved.envs[0].auth.query.insert("key".into(), "v".into());
     s.update_connection(&moved).await?;
-    assert_eq!(s.get_connection(&shop.id, "second").await?, Some(moved.clone()));
+    assert_eq!(
+        s.get_connection(&shop.id, "second").await?,
+        Some(moved.clone())
+    );
     assert_eq!(s.count_connections_for_app(&github.id).await?, 1);
 
     let mut clash = moved.clone();

@@ -91,9 +91,15 @@ pub async fn find_duplicate_window(s: &dyn Store) -> Result<()> {
     let plain = event(&reg, EventStatus::Delivered, at(2_000));
     s.insert_events(&with_payloads(&[e.clone(), plain])).await?;
 
-    assert_eq!(s.find_duplicate(&reg.id, "pe_1", at(500)).await?, Some(e.id.clone()));
+    assert_eq!(
+        s.find_duplicate(&reg.id, "pe_1", at(500)).await?,
+        Some(e.id.clone())
+    );
     // `since` is inclusive.
-    assert_eq!(s.find_duplicate(&reg.id, "pe_1", at(1_000)).await?, Some(e.id));
+    assert_eq!(
+        s.find_duplicate(&reg.id, "pe_1", at(1_000)).await?,
+        Some(e.id)
+    );
     assert_eq!(s.find_duplicate(&reg.id, "pe_1", at(1_001)).await?, None);
     assert_eq!(s.find_duplicate(&reg.id, "pe_2", at(0)).await?, None);
     assert_eq!(s.find_duplicate(&other.id, "pe_1", at(0)).await?, None);
@@ -144,6 +150,9 @@ async fn list_ids(s: &dyn Store, f: EventFilter) -> Result<Vec<String>> {
     Ok(s.list_events(&f).await?.into_iter().map(|e| e.id).collect())
 }
 
+/// Which events of the population a filter should return.
+type Keep = Box<dyn Fn(&Event) -> bool>;
+
 pub async fn list_filters(s: &dyn Store) -> Result<()> {
     let all = population(s).await?;
     let f = || EventFilter {
@@ -156,7 +165,7 @@ pub async fn list_filters(s: &dyn Store) -> Result<()> {
     let listed = s.list_events(&f()).await?;
     assert_eq!(listed.first(), all.last());
 
-    let cases: Vec<(EventFilter, Box<dyn Fn(&Event) -> bool>)> = vec![
+    let cases: Vec<(EventFilter, Keep)> = vec![
         (
             EventFilter {
                 status: Some(EventStatus::Delivered),
@@ -229,10 +238,17 @@ pub async fn list_filters(s: &dyn Store) -> Result<()> {
     ];
     for (i, (filter, keep)) in cases.into_iter().enumerate() {
         let want = ids_desc(&all, keep);
-        assert_eq!(list_ids(s, filter.clone()).await?, want, "case {i}: {filter:?}");
+        assert_eq!(
+            list_ids(s, filter.clone()).await?,
+            want,
+            "case {i}: {filter:?}"
+        );
     }
     // The population really is mixed, so the cases above can tell filters apart.
-    assert_eq!(ids_desc(&all, |e| e.status == EventStatus::Delivered).len(), 16);
+    assert_eq!(
+        ids_desc(&all, |e| e.status == EventStatus::Delivered).len(),
+        16
+    );
     assert_eq!(ids_desc(&all, |e| e.access_tag == "other").len(), 14);
     Ok(())
 }
@@ -300,5 +316,76 @@ pub async fn list_limit_is_defaulted_and_capped(s: &dyn Store) -> Result<()> {
     assert_eq!(capped.len(), 1000);
     assert_eq!(capped[0].id, "evt_01004");
     assert_eq!(capped[999].id, "evt_00005");
+    Ok(())
+}
+
+/// An id minted `skew_ms` away from `received_at`, as ingest mints them.
+fn minted_id(received_at: hookline_core::time::Millis, skew_ms: i64, n: u128) -> String {
+    let ms = u64::try_from(received_at.0 + skew_ms).expect("positive time");
+    format!("evt_{}", ulid::Ulid::from_parts(ms, n))
+}
+
+pub async fn list_time_window_with_ids_minted_at_receipt(s: &dyn Store) -> Result<()> {
+    let reg = saved_registration(s, "main").await;
+    let (since, until) = (at(10_000), at(20_000));
+    let mut all = Vec::new();
+    for i in 0..30i64 {
+        let status = [EventStatus::Delivered, EventStatus::Failed][(i % 2) as usize];
+        let mut e = event(&reg, status, at(i * 1_000));
+        e.id = minted_id(e.received_at, 0, i as u128);
+        all.push(e);
+    }
+    // At the edges, ids a few seconds off their receive time: the window is
+    // about `received_at`, whatever the id says.
+    for (received_at, skew, n) in [
+        (until.0 - 1, 4_000, 100), // inside, id after the window
+        (until.0, -4_000, 101),    // outside, id inside the window
+        (since.0, -4_000, 102),    // inside, id before the window
+        (since.0 - 1, 4_000, 103), // outside, id inside the window
+    ] {
+        let mut e = event(
+            &reg,
+            EventStatus::Failed,
+            hookline_core::time::Millis(received_at),
+        );
+        e.id = minted_id(e.received_at, skew, n);
+        all.push(e);
+    }
+    s.insert_events(&with_payloads(&all)).await?;
+
+    let windows = |status| EventFilter {
+        status,
+        since: Some(since),
+        until: Some(until),
+        limit: 1000,
+        ..EventFilter::default()
+    };
+    let in_window = |e: &Event| e.received_at >= since && e.received_at < until;
+    let want_all = ids_desc(&all, in_window);
+    assert_eq!(want_all.len(), 12);
+    assert_eq!(list_ids(s, windows(None)).await?, want_all);
+    let want_failed = ids_desc(&all, |e| in_window(e) && e.status == EventStatus::Failed);
+    assert_eq!(
+        list_ids(s, windows(Some(EventStatus::Failed))).await?,
+        want_failed
+    );
+    let only_until = EventFilter {
+        since: None,
+        ..windows(None)
+    };
+    assert_eq!(
+        list_ids(s, only_until).await?,
+        ids_desc(&all, |e| e.received_at < until)
+    );
+
+    // One event whose id says nothing about its time: listings stay exact.
+    let mut odd = event(&reg, EventStatus::Delivered, at(15_000));
+    odd.id = "evt_legacy_1".into();
+    s.insert_events(&with_payloads(std::slice::from_ref(&odd)))
+        .await?;
+    all.push(odd.clone());
+    let got = list_ids(s, windows(None)).await?;
+    assert!(got.contains(&odd.id));
+    assert_eq!(got, ids_desc(&all, in_window));
     Ok(())
 }

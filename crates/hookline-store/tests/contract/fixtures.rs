@@ -201,7 +201,12 @@ pub fn payload(body: &[u8]) -> Payload {
 pub fn with_payloads(events: &[Event]) -> Vec<(Event, Payload)> {
     events
         .iter()
-        .map(|e| (e.clone(), payload(format!("{{\"id\":\"{}\"}}", e.id).as_bytes())))
+        .map(|e| {
+            (
+                e.clone(),
+                payload(format!("{{\"id\":\"{}\"}}", e.id).as_bytes()),
+            )
+        })
         .collect()
 }
 

@@ -10,7 +10,13 @@ async fn get(s: &dyn Store, id: &str) -> Result<Event> {
     Ok(s.get_event(id).await?.expect("event exists").0)
 }
 
-async fn claim_ids(s: &dyn Store, owner: &str, now: Millis, until: Millis, limit: u32) -> Result<Vec<String>> {
+async fn claim_ids(
+    s: &dyn Store,
+    owner: &str,
+    now: Millis,
+    until: Millis,
+    limit: u32,
+) -> Result<Vec<String>> {
     Ok(s.claim_due(owner, now, until, limit)
         .await?
         .into_iter()
@@ -47,8 +53,14 @@ pub async fn claim_leases_exclusively_until_expiry(s: &dyn Store) -> Result<()> 
     assert_eq!(stored.next_attempt_at, Some(at(-3_000)));
 
     // Live lease: nobody else gets them, up to and including `lease_until`.
-    assert_eq!(claim_ids(s, "B", at(1_000), at(40_000), 10).await?, Vec::<String>::new());
-    assert_eq!(claim_ids(s, "B", at(30_000), at(40_000), 10).await?, Vec::<String>::new());
+    assert_eq!(
+        claim_ids(s, "B", at(1_000), at(40_000), 10).await?,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        claim_ids(s, "B", at(30_000), at(40_000), 10).await?,
+        Vec::<String>::new()
+    );
     // Expired: the next claimer takes them over.
     assert_eq!(
         claim_ids(s, "B", at(30_001), at(90_000), 10).await?,
@@ -68,16 +80,32 @@ pub async fn claim_respects_limit_and_due_order(s: &dyn Store) -> Result<()> {
         .map(|t| queued(&reg, at(t)))
         .collect();
     s.insert_events(&with_payloads(&events)).await?;
-    let by_due = |t: i64| events.iter().find(|e| e.next_attempt_at == Some(at(t))).expect("due").id.clone();
+    let by_due = |t: i64| {
+        events
+            .iter()
+            .find(|e| e.next_attempt_at == Some(at(t)))
+            .expect("due")
+            .id
+            .clone()
+    };
 
-    assert_eq!(claim_ids(s, "A", at(10), at(100), 0).await?, Vec::<String>::new());
-    assert_eq!(claim_ids(s, "A", at(10), at(100), 2).await?, vec![by_due(1), by_due(2)]);
+    assert_eq!(
+        claim_ids(s, "A", at(10), at(100), 0).await?,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        claim_ids(s, "A", at(10), at(100), 2).await?,
+        vec![by_due(1), by_due(2)]
+    );
     assert_eq!(
         claim_ids(s, "B", at(10), at(100), 2).await?,
         vec![by_due(3), by_due(4)]
     );
     // Only what is due at `now`.
-    assert_eq!(claim_ids(s, "C", at(4), at(100), 9).await?, Vec::<String>::new());
+    assert_eq!(
+        claim_ids(s, "C", at(4), at(100), 9).await?,
+        Vec::<String>::new()
+    );
     assert_eq!(claim_ids(s, "C", at(5), at(100), 9).await?, vec![by_due(5)]);
     Ok(())
 }
@@ -85,11 +113,18 @@ pub async fn claim_respects_limit_and_due_order(s: &dyn Store) -> Result<()> {
 pub async fn complete_is_fenced_by_lease_owner(s: &dyn Store) -> Result<()> {
     let reg = saved_registration(s, "main").await;
     let e = queued(&reg, at(0));
-    s.insert_events(&with_payloads(std::slice::from_ref(&e))).await?;
+    s.insert_events(&with_payloads(std::slice::from_ref(&e)))
+        .await?;
 
-    assert_eq!(claim_ids(s, "A", at(0), at(1_000), 1).await?, vec![e.id.clone()]);
+    assert_eq!(
+        claim_ids(s, "A", at(0), at(1_000), 1).await?,
+        vec![e.id.clone()]
+    );
     // A's call outlives its lease; B takes the event over.
-    assert_eq!(claim_ids(s, "B", at(2_000), at(10_000), 1).await?, vec![e.id.clone()]);
+    assert_eq!(
+        claim_ids(s, "B", at(2_000), at(10_000), 1).await?,
+        vec![e.id.clone()]
+    );
 
     let late = attempt(&e.id, 1, at(100), 200);
     s.complete(&[completion("A", late.clone(), NextStep::Delivered)])
@@ -101,7 +136,10 @@ pub async fn complete_is_fenced_by_lease_owner(s: &dyn Store) -> Result<()> {
     assert_eq!(stored.attempts, 0);
     assert_eq!(stored.delivered_at, None);
     assert_eq!(stored.last_response_status, None);
-    assert_eq!(claim_ids(s, "C", at(5_000), at(20_000), 1).await?, Vec::<String>::new());
+    assert_eq!(
+        claim_ids(s, "C", at(5_000), at(20_000), 1).await?,
+        Vec::<String>::new()
+    );
 
     let ok = attempt(&e.id, 2, at(2_100), 200);
     s.complete(&[completion("B", ok.clone(), NextStep::Delivered)])
@@ -125,12 +163,20 @@ pub async fn complete_is_fenced_by_lease_owner(s: &dyn Store) -> Result<()> {
 pub async fn retry_is_claimable_only_when_due(s: &dyn Store) -> Result<()> {
     let reg = saved_registration(s, "main").await;
     let e = queued(&reg, at(0));
-    s.insert_events(&with_payloads(std::slice::from_ref(&e))).await?;
-    assert_eq!(claim_ids(s, "A", at(0), at(30_000), 1).await?, vec![e.id.clone()]);
+    s.insert_events(&with_payloads(std::slice::from_ref(&e)))
+        .await?;
+    assert_eq!(
+        claim_ids(s, "A", at(0), at(30_000), 1).await?,
+        vec![e.id.clone()]
+    );
 
     let failed = attempt(&e.id, 1, at(10), 503);
-    s.complete(&[completion("A", failed.clone(), NextStep::RetryAt(at(10_000)))])
-        .await?;
+    s.complete(&[completion(
+        "A",
+        failed.clone(),
+        NextStep::RetryAt(at(10_000)),
+    )])
+    .await?;
     let stored = get(s, &e.id).await?;
     assert_eq!(stored.status, EventStatus::Delivering);
     assert_eq!(stored.next_attempt_at, Some(at(10_000)));
@@ -141,9 +187,15 @@ pub async fn retry_is_claimable_only_when_due(s: &dyn Store) -> Result<()> {
     assert_eq!(stored.delivered_at, None);
 
     // The lease is gone, but the retry is not due yet.
-    assert_eq!(claim_ids(s, "B", at(9_999), at(40_000), 1).await?, Vec::<String>::new());
+    assert_eq!(
+        claim_ids(s, "B", at(9_999), at(40_000), 1).await?,
+        Vec::<String>::new()
+    );
     assert_eq!(s.next_due().await?, Some(at(10_000)));
-    assert_eq!(claim_ids(s, "B", at(10_000), at(40_000), 1).await?, vec![e.id.clone()]);
+    assert_eq!(
+        claim_ids(s, "B", at(10_000), at(40_000), 1).await?,
+        vec![e.id.clone()]
+    );
 
     let ok = attempt(&e.id, 2, at(10_010), 204);
     s.complete(&[completion("B", ok.clone(), NextStep::Delivered)])
@@ -162,7 +214,8 @@ pub async fn failed_and_held_leave_the_queue(s: &dyn Store) -> Result<()> {
     let reg = saved_registration(s, "main").await;
     let e1 = queued(&reg, at(0));
     let e2 = queued(&reg, at(1));
-    s.insert_events(&with_payloads(&[e1.clone(), e2.clone()])).await?;
+    s.insert_events(&with_payloads(&[e1.clone(), e2.clone()]))
+        .await?;
     assert_eq!(claim_ids(s, "A", at(5), at(100), 5).await?.len(), 2);
 
     // Both in one call, one transaction.
@@ -172,11 +225,20 @@ pub async fn failed_and_held_leave_the_queue(s: &dyn Store) -> Result<()> {
     ])
     .await?;
     let (f, h) = (get(s, &e1.id).await?, get(s, &e2.id).await?);
-    assert_eq!((f.status, f.next_attempt_at, f.attempts), (EventStatus::Failed, None, 1));
+    assert_eq!(
+        (f.status, f.next_attempt_at, f.attempts),
+        (EventStatus::Failed, None, 1)
+    );
     assert_eq!(f.last_error.as_deref(), Some("receiver answered 500"));
-    assert_eq!((h.status, h.next_attempt_at, h.attempts), (EventStatus::Held, None, 1));
+    assert_eq!(
+        (h.status, h.next_attempt_at, h.attempts),
+        (EventStatus::Held, None, 1)
+    );
     assert_eq!(s.next_due().await?, None);
-    assert_eq!(claim_ids(s, "B", at(1_000_000), at(2_000_000), 5).await?, Vec::<String>::new());
+    assert_eq!(
+        claim_ids(s, "B", at(1_000_000), at(2_000_000), 5).await?,
+        Vec::<String>::new()
+    );
     Ok(())
 }
 
@@ -223,9 +285,15 @@ pub async fn requeue_rules(s: &dyn Store) -> Result<()> {
         leased.clone(),
     ]))
     .await?;
-    assert_eq!(claim_ids(s, "A", at(10), at(1_000), 1).await?, vec![leased.id.clone()]);
+    assert_eq!(
+        claim_ids(s, "A", at(10), at(1_000), 1).await?,
+        vec![leased.id.clone()]
+    );
 
-    assert_eq!(s.requeue_event("evt_nope", at(500)).await?, Requeue::NotFound);
+    assert_eq!(
+        s.requeue_event("evt_nope", at(500)).await?,
+        Requeue::NotFound
+    );
     for (e, status) in [
         (&rejected, EventStatus::Rejected),
         (&held, EventStatus::Held),
@@ -246,14 +314,20 @@ pub async fn requeue_rules(s: &dyn Store) -> Result<()> {
         updated_at: at(500),
         ..delivered.clone()
     };
-    assert_eq!(s.requeue_event(&delivered.id, at(500)).await?, Requeue::Queued(want.clone()));
+    assert_eq!(
+        s.requeue_event(&delivered.id, at(500)).await?,
+        Requeue::Queued(want.clone())
+    );
     assert_eq!(get(s, &delivered.id).await?, want);
 
     for e in [&failed, &waiting] {
         let Requeue::Queued(q) = s.requeue_event(&e.id, at(500)).await? else {
             panic!("{:?} should be replayable", e.status);
         };
-        assert_eq!((q.status, q.next_attempt_at), (EventStatus::Received, Some(at(500))));
+        assert_eq!(
+            (q.status, q.next_attempt_at),
+            (EventStatus::Received, Some(at(500)))
+        );
     }
 
     // Once the lease has run out, a leased event may be replayed; the replay
@@ -262,7 +336,9 @@ pub async fn requeue_rules(s: &dyn Store) -> Result<()> {
         panic!("an expired lease should not block a replay");
     };
     assert_eq!(q.status, EventStatus::Received);
-    assert!(claim_ids(s, "B", at(1_001), at(2_000), 10).await?.contains(&leased.id));
+    assert!(claim_ids(s, "B", at(1_001), at(2_000), 10)
+        .await?
+        .contains(&leased.id));
     Ok(())
 }
 
@@ -272,15 +348,23 @@ pub async fn next_due_tracks_the_earliest_queued(s: &dyn Store) -> Result<()> {
     let soon = queued(&reg, at(2_000));
     let later = queued(&reg, at(5_000));
     let done = event(&reg, EventStatus::Delivered, at(0));
-    s.insert_events(&with_payloads(&[later.clone(), soon.clone(), done])).await?;
+    s.insert_events(&with_payloads(&[later.clone(), soon.clone(), done]))
+        .await?;
     assert_eq!(s.next_due().await?, Some(at(2_000)));
 
     // Leased events still count: their lease may run out.
-    assert_eq!(claim_ids(s, "A", at(3_000), at(4_000), 5).await?, vec![soon.id.clone()]);
+    assert_eq!(
+        claim_ids(s, "A", at(3_000), at(4_000), 5).await?,
+        vec![soon.id.clone()]
+    );
     assert_eq!(s.next_due().await?, Some(at(2_000)));
 
-    s.complete(&[completion("A", attempt(&soon.id, 1, at(3_000), 200), NextStep::Delivered)])
-        .await?;
+    s.complete(&[completion(
+        "A",
+        attempt(&soon.id, 1, at(3_000), 200),
+        NextStep::Delivered,
+    )])
+    .await?;
     assert_eq!(s.next_due().await?, Some(at(5_000)));
     Ok(())
 }
@@ -290,18 +374,28 @@ pub async fn claim_fails_events_without_registration(s: &dyn Store) -> Result<()
     let ghost = registration("ghost", None); // never saved
     let good = queued(&reg, at(1));
     let orphan = queued(&ghost, at(0));
-    s.insert_events(&with_payloads(&[good.clone(), orphan.clone()])).await?;
+    s.insert_events(&with_payloads(&[good.clone(), orphan.clone()]))
+        .await?;
 
     // The orphan cannot be delivered; it must not block the good one, nor
     // come back on every claim.
-    assert_eq!(claim_ids(s, "A", at(10), at(60_000), 10).await?, vec![good.id.clone()]);
+    assert_eq!(
+        claim_ids(s, "A", at(10), at(60_000), 10).await?,
+        vec![good.id.clone()]
+    );
     let stored = get(s, &orphan.id).await?;
     assert_eq!(stored.status, EventStatus::Failed);
     assert_eq!(stored.next_attempt_at, None);
     assert_eq!(
         stored.last_error,
-        Some(format!("cannot be delivered: registration {} does not exist", ghost.id))
+        Some(format!(
+            "cannot be delivered: registration {} does not exist",
+            ghost.id
+        ))
     );
-    assert_eq!(claim_ids(s, "B", at(5_000), at(9_000), 10).await?, Vec::<String>::new());
+    assert_eq!(
+        claim_ids(s, "B", at(5_000), at(9_000), 10).await?,
+        Vec::<String>::new()
+    );
     Ok(())
 }

@@ -12,7 +12,10 @@ pub async fn upsert_keeps_id_and_link(s: &dyn Store) -> Result<()> {
     let reg = registration("main", None);
     s.save_registrations(std::slice::from_ref(&reg)).await?;
     assert_eq!(s.get_registration(&reg.id).await?, Some(reg.clone()));
-    assert_eq!(s.get_registration_by_key(&reg.key()).await?, Some(reg.clone()));
+    assert_eq!(
+        s.get_registration_by_key(&reg.key()).await?,
+        Some(reg.clone())
+    );
     assert_eq!(
         s.get_registration_by_link(reg.link_id.as_str()).await?,
         Some(reg.clone())
@@ -31,8 +34,14 @@ pub async fn upsert_keeps_id_and_link(s: &dyn Store) -> Result<()> {
         .await?
         .expect("still there");
     assert_eq!(stored, again);
-    assert_eq!((stored.id.as_str(), &stored.link_id), (reg.id.as_str(), &reg.link_id));
-    assert_eq!(s.list_registrations(&reg.product_id, None).await?, vec![again]);
+    assert_eq!(
+        (stored.id.as_str(), &stored.link_id),
+        (reg.id.as_str(), &reg.link_id)
+    );
+    assert_eq!(
+        s.list_registrations(&reg.product_id, None).await?,
+        vec![again]
+    );
     assert_eq!(s.get_registration("reg_nope").await?, None);
     assert_eq!(s.get_registration_by_link("nope").await?, None);
     Ok(())
@@ -52,7 +61,10 @@ pub async fn key_and_link_conflicts_roll_back_the_batch(s: &dyn Store) -> Result
         .await
     {
         Err(StoreError::Conflict { entity, key }) => {
-            assert_eq!((entity, key.as_str()), ("registration", "p1/main/payments/prd"));
+            assert_eq!(
+                (entity, key.as_str()),
+                ("registration", "p1/main/payments/prd")
+            );
         }
         other => panic!("expected a key Conflict, got {other:?}"),
     }
@@ -96,7 +108,10 @@ pub async fn list_by_product_and_access_tag(s: &dyn Store) -> Result<()> {
         s.list_registrations("prd_1", None).await?,
         vec![a1.clone(), b1.clone(), a2.clone()]
     );
-    assert_eq!(s.list_registrations("prd_1", Some("a")).await?, vec![a1, a2]);
+    assert_eq!(
+        s.list_registrations("prd_1", Some("a")).await?,
+        vec![a1, a2]
+    );
     assert_eq!(s.list_registrations("prd_1", Some("b")).await?, vec![b1]);
     assert_eq!(s.list_registrations("prd_1", Some("zzz")).await?, vec![]);
     assert_eq!(s.list_registrations("prd_2", None).await?, vec![elsewhere]);
@@ -145,8 +160,14 @@ pub async fn held_events_are_queued_when_a_receiver_arrives(s: &dyn Store) -> Re
         // The retry schedule starts afresh.
         assert_eq!(e.retry_base, held.attempts);
     }
-    assert_eq!(status_of(s, &delivered.id).await?, (EventStatus::Delivered, None));
-    assert_eq!(status_of(s, &rejected.id).await?, (EventStatus::Rejected, None));
+    assert_eq!(
+        status_of(s, &delivered.id).await?,
+        (EventStatus::Delivered, None)
+    );
+    assert_eq!(
+        status_of(s, &rejected.id).await?,
+        (EventStatus::Rejected, None)
+    );
 
     let mut claimed: Vec<String> = s
         .claim_due("w1", Millis::now(), Millis(Millis::now().0 + 30_000), 10)

@@ -5,10 +5,13 @@ use super::extract::{Authenticated, Json, Path};
 use super::views::{env, http_url, method, tag, time};
 use super::AppState;
 use crate::error::{Error, Result};
-use crate::service::{AppPatch, NewApp, NewWebhook};
+use crate::service::{AppPatch, NewApp, NewWebhook, PresetApp};
 use axum::extract::State;
 use axum::http::StatusCode;
-use hookline_core::model::{App, AppEnv, AppWebhook, EventDef, RequestTemplate, WebhookEnv};
+use hookline_core::model::{
+    App, AppEnv, AppWebhook, EventDef, HttpMethod, ProviderApi, ProviderCall, RequestTemplate,
+    WebhookEnv,
+};
 use hookline_core::selector::Selector;
 use hookline_core::verify::Verification;
 use serde::{Deserialize, Serialize};
@@ -50,15 +53,27 @@ fn app_envs(envs: Vec<AppEnvWire>) -> Result<Vec<AppEnv>> {
         .collect()
 }
 
+/// An app, described in full or made from a built-in preset (`GET /api/v1/presets`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAppRequest {
-    pub tag: String,
-    pub name: String,
+    /// Required, unless `preset` is given (then the preset's name, e.g. `stripe`).
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Required, unless `preset` is given (then the preset's display name).
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// The app's envs. With a preset: when omitted, the preset's envs; an env without
+    /// `base_url` gets the provider's real API.
     #[serde(default)]
-    pub envs: Vec<AppEnvWire>,
+    pub envs: Option<Vec<AppEnvWire>>,
+    /// A built-in preset (`stripe`, `github`, `shopify`, `slack`, `paystack`,
+    /// `standard_webhooks`): the app is created with the preset's webhooks, verification,
+    /// events and registration calls.
+    #[serde(default)]
+    pub preset: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -78,6 +93,9 @@ pub struct AppView {
     pub envs: Vec<AppEnvWire>,
     pub created_at: String,
     pub updated_at: String,
+    /// The webhooks a preset created (only in the answer to a create from a preset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<Vec<WebhookView>>,
 }
 
 impl From<App> for AppView {
@@ -97,24 +115,56 @@ impl From<App> for AppView {
                 .collect(),
             created_at: time(a.created_at),
             updated_at: time(a.updated_at),
+            webhooks: None,
         }
     }
 }
 
-/// Create an app (a provider).
+/// Create an app (a provider), in full or from a preset.
+///
+/// `{"preset": "stripe", "tag"?, "envs"?: [{"slug", "base_url"?}]}` creates the app with the
+/// preset's webhooks (verification, events, registration calls); the answer lists them under
+/// `webhooks`. Registration URLs are relative to each env's `base_url`, so pointing it at a
+/// sandbox or a stand-in server makes `enable` call that instead of the provider's real API.
 #[utoipa::path(post, path = "/api/v1/apps", tag = "apps", request_body = CreateAppRequest,
-    responses((status = 201, body = AppView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = AppView), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "Invalid input, or `unknown_preset`")),
     security(("bearer" = [])))]
 async fn create_app(
     _: Authenticated,
     State(s): State<AppState>,
     Json(req): Json<CreateAppRequest>,
 ) -> Result<(StatusCode, Json<AppView>), ApiError> {
+    if let Some(preset) = req.preset {
+        let input = PresetApp {
+            preset,
+            tag: req.tag.map(tag).transpose()?,
+            name: req.name,
+            description: req.description,
+            envs: req.envs.map(app_envs).transpose()?,
+        };
+        let (app, webhooks) = s.gateway.create_app_from_preset(input).await?;
+        let app_tag = app.tag.to_string();
+        let mut view = AppView::from(app);
+        view.webhooks = Some(
+            webhooks
+                .into_iter()
+                .map(|w| webhook_view(&app_tag, w))
+                .collect(),
+        );
+        return Ok((StatusCode::CREATED, Json(view)));
+    }
+    let missing = |field: &str| {
+        Error::invalid(
+            "missing_field",
+            format!("`{field}` is required (or create the app from a `preset`)"),
+        )
+    };
     let input = NewApp {
-        tag: tag(req.tag)?,
-        name: req.name,
+        tag: tag(req.tag.ok_or_else(|| missing("tag"))?)?,
+        name: req.name.ok_or_else(|| missing("name"))?,
         description: req.description,
-        envs: app_envs(req.envs)?,
+        envs: app_envs(req.envs.unwrap_or_default())?,
     };
     Ok((
         StatusCode::CREATED,
@@ -197,15 +247,179 @@ pub struct RequestTemplateWire {
 #[serde(deny_unknown_fields)]
 pub struct WebhookEnvWire {
     pub slug: String,
-    /// The provider's API for registering a webhook URL in this env (absolute, or relative to the app env's `base_url`).
+    /// The provider's API for registering a webhook URL in this env (absolute, or relative to the app env's `base_url`,
+    /// appended to its path). Path placeholders `{name}` are filled from the auth `params` (e.g. `/repos/{owner}/{repo}/hooks`).
     /// Without it the env is in link mode: the link is pasted into the provider's dashboard.
     #[serde(default)]
     pub registration_url: Option<String>,
     #[serde(default)]
     pub method: Option<String>,
-    /// Template of the registration request.
+    /// Template of the registration request. Values take placeholders: `{{link}}` (the ingest link), `{{events}}`
+    /// (the webhook's event tags: a JSON list where a body value is exactly `"{{events}}"`, else comma-separated),
+    /// `{{env}}`, `{{app_env}}`, `{{product}}`, `{{access_tag}}`, `{{webhook}}`, `{{secret}}` (a secret Hookline
+    /// generates, sends, and verifies the provider's calls with), `{{provider_id}}`, and any auth `params` key.
+    /// The body is JSON, or form-encoded when the headers say `Content-Type: application/x-www-form-urlencoded`
+    /// (objects as `key[field]`, a list repeats its key: `"enabled_events[]": "{{events}}"`).
     #[serde(default)]
     pub sample: Option<RequestTemplateWire>,
+    /// How to read the provider's answer, and how to update or remove the webhook it created.
+    #[serde(default)]
+    pub registration: Option<ProviderApiWire>,
+}
+
+/// A provider's registration API beyond the create call.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderApiWire {
+    /// JSON Pointer to the provider's webhook id in its answer (`/id`); needed to update or remove it later.
+    pub id_path: Option<String>,
+    /// JSON Pointer to the signing secret in the answer (Stripe: `/secret`); kept as the registration's
+    /// `verification_secret`.
+    pub secret_path: Option<String>,
+    /// Called instead of the create call when enabling again (`{provider_id}` in the URL). Without it, enabling
+    /// again leaves the provider's webhook as it is.
+    pub update: Option<ProviderCallWire>,
+    /// Called by `disable`. Without it, the provider's webhook stays.
+    pub deregister: Option<ProviderCallWire>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderCallWire {
+    /// Absolute, or relative to the app env's `base_url`; `{provider_id}` and `{param}` placeholders.
+    pub url: String,
+    /// Default: `POST` for `update`, `DELETE` for `deregister`.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Default: the registration template for `update`, no body for `deregister`.
+    #[serde(default)]
+    pub sample: Option<RequestTemplateWire>,
+}
+
+fn template(t: RequestTemplateWire) -> RequestTemplate {
+    RequestTemplate {
+        headers: t.headers,
+        query: t.query,
+        params: t.params,
+        body: t.body,
+        provider_api: None,
+    }
+}
+
+fn template_wire(t: RequestTemplate) -> RequestTemplateWire {
+    RequestTemplateWire {
+        headers: t.headers,
+        query: t.query,
+        params: t.params,
+        body: t.body,
+    }
+}
+
+fn provider_call(c: ProviderCallWire, default: HttpMethod) -> Result<ProviderCall> {
+    Ok(ProviderCall {
+        url: c.url,
+        method: match c.method {
+            Some(m) => method(Some(m))?,
+            None => default,
+        },
+        sample: c.sample.map(template),
+    })
+}
+
+fn provider_call_wire(c: ProviderCall) -> ProviderCallWire {
+    ProviderCallWire {
+        url: c.url,
+        method: Some(c.method.to_string()),
+        sample: c.sample.map(template_wire),
+    }
+}
+
+/// The env's registration spec, checked: a `registration` needs a `registration_url`.
+fn webhook_env(e: WebhookEnvWire) -> Result<WebhookEnv> {
+    let slug = env(e.slug)?;
+    let api = e
+        .registration
+        .map(|r| {
+            Ok::<_, Error>(ProviderApi {
+                id_path: r.id_path,
+                secret_path: r.secret_path,
+                update: r
+                    .update
+                    .map(|c| provider_call(c, HttpMethod::Post))
+                    .transpose()?,
+                deregister: r
+                    .deregister
+                    .map(|c| provider_call(c, HttpMethod::Delete))
+                    .transpose()?,
+            })
+        })
+        .transpose()?;
+    if let Some(api) = &api {
+        if e.registration_url.is_none() {
+            return Err(Error::invalid(
+                "invalid_registration",
+                format!("env `{slug}`: `registration` needs a `registration_url` (the create call)"),
+            ));
+        }
+        hookline_core::provider::validate_api(api)
+            .map_err(|m| Error::invalid("invalid_registration", format!("env `{slug}`: {m}")))?;
+    }
+    let mut sample = e.sample.map(template);
+    if let Some(api) = api {
+        sample.get_or_insert_with(RequestTemplate::default).provider_api = Some(Box::new(api));
+    }
+    Ok(WebhookEnv {
+        slug,
+        registration_url: e.registration_url,
+        method: e.method.map(|m| method(Some(m))).transpose()?,
+        sample,
+    })
+}
+
+/// Relative update and deregistration URLs need the app env's `base_url`
+/// (the catalog checks the registration URL itself the same way).
+fn check_provider_urls(app: &App, input: &NewWebhook) -> Result<()> {
+    for e in &input.envs {
+        let (Some(api), Some(app_env)) = (e.provider_api(), app.env(&e.slug)) else {
+            continue;
+        };
+        for (field, call) in [("update", &api.update), ("deregister", &api.deregister)] {
+            let Some(call) = call else { continue };
+            if url::Url::parse(&call.url).is_err() && app_env.base_url.is_none() {
+                return Err(Error::invalid(
+                    "invalid_registration",
+                    format!(
+                        "env `{}`: `{field}.url` `{}` is relative but app env `{}` has no base_url",
+                        e.slug, call.url, e.slug
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn webhook_env_wire(e: WebhookEnv) -> WebhookEnvWire {
+    let (sample, api) = match e.sample {
+        Some(mut t) => {
+            let api = t.provider_api.take();
+            let empty = t == RequestTemplate::default();
+            ((!empty || api.is_none()).then(|| template_wire(t)), api)
+        }
+        None => (None, None),
+    };
+    WebhookEnvWire {
+        slug: e.slug.to_string(),
+        registration_url: e.registration_url,
+        method: e.method.map(|m| m.to_string()),
+        sample,
+        registration: api.map(|a| ProviderApiWire {
+            id_path: a.id_path,
+            secret_path: a.secret_path,
+            update: a.update.map(provider_call_wire),
+            deregister: a.deregister.map(provider_call_wire),
+        }),
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -215,7 +429,8 @@ pub struct EventDefWire {
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
-    /// Where the event name is in a payload: `$Event{type}`, `$Event{data}{type}`.
+    /// Where the event name is: a path in the JSON body (`$Event{type}`, `$Event{data}{type}`) or a header
+    /// (`$Header{x-github-event}`).
     pub selector: String,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -250,19 +465,7 @@ impl WebhookRequest {
         let envs = self
             .envs
             .into_iter()
-            .map(|e| {
-                Ok(WebhookEnv {
-                    slug: env(e.slug)?,
-                    registration_url: e.registration_url,
-                    method: e.method.map(|m| method(Some(m))).transpose()?,
-                    sample: e.sample.map(|t| RequestTemplate {
-                        headers: t.headers,
-                        query: t.query,
-                        params: t.params,
-                        body: t.body,
-                    }),
-                })
-            })
+            .map(webhook_env)
             .collect::<Result<_>>()?;
         let events = self
             .events
@@ -312,21 +515,7 @@ fn webhook_view(app: &str, w: AppWebhook) -> WebhookView {
         name: w.name,
         description: w.description,
         verification: serde_json::to_value(&w.verification).unwrap_or(Value::Null),
-        envs: w
-            .envs
-            .into_iter()
-            .map(|e| WebhookEnvWire {
-                slug: e.slug.to_string(),
-                registration_url: e.registration_url,
-                method: e.method.map(|m| m.to_string()),
-                sample: e.sample.map(|t| RequestTemplateWire {
-                    headers: t.headers,
-                    query: t.query,
-                    params: t.params,
-                    body: t.body,
-                }),
-            })
-            .collect(),
+        envs: w.envs.into_iter().map(webhook_env_wire).collect(),
         events: w
             .events
             .into_iter()
@@ -354,7 +543,9 @@ async fn create_webhook(
     Path(app): Path<String>,
     Json(req): Json<WebhookRequest>,
 ) -> Result<(StatusCode, Json<WebhookView>), ApiError> {
-    let w = s.gateway.create_webhook(&app, req.into_input()?).await?;
+    let input = req.into_input()?;
+    check_provider_urls(&s.gateway.app(&app).await?, &input)?;
+    let w = s.gateway.create_webhook(&app, input).await?;
     Ok((StatusCode::CREATED, Json(webhook_view(&app, w))))
 }
 
@@ -397,10 +588,9 @@ async fn replace_webhook(
     Path((app, webhook)): Path<(String, String)>,
     Json(req): Json<WebhookRequest>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    let w = s
-        .gateway
-        .replace_webhook(&app, &webhook, req.into_input()?)
-        .await?;
+    let input = req.into_input()?;
+    check_provider_urls(&s.gateway.app(&app).await?, &input)?;
+    let w = s.gateway.replace_webhook(&app, &webhook, input).await?;
     Ok(Json(webhook_view(&app, w)))
 }
 

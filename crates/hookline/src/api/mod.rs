@@ -6,6 +6,8 @@ pub mod apps;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod monitor;
+pub mod presets;
 pub mod processor;
 pub mod products;
 pub mod registrations;
@@ -33,12 +35,14 @@ pub struct AppState {
     pub ingest: Arc<Ingest>,
     /// Largest accepted ingest body.
     pub max_body_bytes: usize,
+    /// Metrics, live streams, replays and health (see [`monitor`]).
+    pub monitor: Arc<monitor::MonitorState>,
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Hookline", description = "Self-hosted webhook gateway: management API and ingest links."),
-    paths(ingest, healthz),
+    paths(ingest, healthz, crate::metrics::scrape),
     modifiers(&BearerAuth),
     tags(
         (name = "seed", description = "The calls of the original product docs"),
@@ -47,6 +51,7 @@ pub struct AppState {
         (name = "registrations", description = "Links tied to receivers"),
         (name = "events", description = "Received events and delivery attempts"),
         (name = "ingest", description = "Where providers send webhooks"),
+        (name = "monitoring", description = "Metrics and traffic statistics"),
     )
 )]
 struct ApiDoc;
@@ -75,6 +80,8 @@ fn build_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(processor::router())
         .merge(registrations::router())
         .merge(events::router())
+        .merge(monitor::router())
+        .merge(presets::router())
         .split_for_parts()
 }
 
@@ -97,9 +104,15 @@ pub fn router(state: AppState) -> Router {
             any(ingest).layer(DefaultBodyLimit::disable()),
         )
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::scrape))
+        .merge(crate::dashboard::router())
         .merge(api)
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::request_span),
+        )
         .with_state(state)
 }
 
@@ -113,10 +126,14 @@ fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 #[derive(Serialize, ToSchema)]
 pub struct IngestAccepted {
-    /// Id of the stored event.
+    /// Id of the stored event; for a `duplicate`, the original event's.
     pub id: String,
-    /// `received` (queued for delivery), `held` (no receiver yet).
+    /// `received` (queued for delivery), `held` (no receiver yet), or `duplicate` (a provider
+    /// redelivery of an event received within the dedup window: not stored or forwarded again).
     pub status: String,
+    /// Slack's `url_verification` challenge, echoed so Slack accepts the link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
 }
 
 /// A provider's call on an ingest link. Any method and content type; the
@@ -149,9 +166,11 @@ async fn ingest(
         body,
     };
     let accepted = s.ingest.accept(&link_id, inbound).await?;
+    tracing::Span::current().record("event_id", accepted.event_id.as_str());
     Ok(Json(IngestAccepted {
         id: accepted.event_id,
         status: accepted.status.as_str().to_owned(),
+        challenge: accepted.challenge,
     }))
 }
 

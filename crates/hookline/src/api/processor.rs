@@ -32,9 +32,16 @@ pub struct EnableEnvWire {
     pub method: Option<String>,
     #[serde(default)]
     pub auth: Option<AuthWire>,
-    /// Secret inbound calls are verified against (the webhook's scheme says how).
+    /// Secret inbound calls are verified against (the webhook's scheme says how). For a
+    /// provider whose registration answer carries its signing secret (Stripe), that secret
+    /// is kept instead; for one that takes a secret from Hookline (GitHub), this one is sent.
     #[serde(default)]
     pub verification_secret: Option<String>,
+    /// Credentials for the provider's registration API in this env (full registration),
+    /// layered on the connection env's `auth`. `auth` above is the *receiver's* and is
+    /// never sent to the provider.
+    #[serde(default)]
+    pub provider_auth: Option<AuthWire>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -52,6 +59,15 @@ pub struct EnableResponse {
 }
 
 /// The seeds' `processor.webhook.enable` (full registration): receivers for all envs at once.
+///
+/// For every env whose app webhook env has a `registration_url`, Hookline also calls the
+/// provider's registration API (through the outbound guard) with the env's template filled in
+/// (link, event tags, env, a generated secret where the template asks for one), the connection
+/// env's auth and `provider_auth`; it keeps the provider's webhook id and signing secret. Calling
+/// again updates that webhook instead of creating another. A provider failure does not fail the
+/// call: that env's `provider_registration` says `failed` with the provider's status and message,
+/// and the other envs are saved as usual (check every env's status). Problems found before any
+/// call (unknown env, a template that cannot be filled, a refused target) are 4xx and change nothing.
 #[utoipa::path(post, path = "/api/v1/processor/webhooks/enable", tag = "seed", request_body = EnableRequest,
     responses((status = 200, body = EnableResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -68,6 +84,7 @@ async fn enable(
                 slug: env(e.slug)?,
                 receiver: receiver(&e.url, e.method, e.auth)?,
                 verification_secret: e.verification_secret,
+                provider_auth: e.provider_auth.unwrap_or_default().into_domain()?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -142,7 +159,9 @@ pub struct DisableResponse {
     pub registrations: Vec<RegistrationView>,
 }
 
-/// Retire a webhook's links (and its event links) in some or all envs.
+/// Retire a webhook's links (and its event links) in some or all envs; where the app defines a
+/// deregistration call, the provider's webhook is removed too (`provider_registration.status`
+/// becomes `deregistered`, or `failed` with the reason: disabling again retries it).
 #[utoipa::path(post, path = "/api/v1/processor/webhooks/disable", tag = "seed", request_body = DisableRequest,
     responses((status = 200, body = DisableResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

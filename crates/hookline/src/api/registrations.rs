@@ -18,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_registrations))
         .routes(routes!(get_registration, update_registration))
+        .routes(routes!(rotate_secret))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -138,6 +139,58 @@ async fn update_registration(
         active: req.active,
     };
     let r = s.gateway.update_registration(&id, patch).await?;
+    Ok(axum::Json(RegistrationView::new(
+        &r,
+        s.gateway.link_url(&r.link_id),
+    )))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretRequest {
+    /// How long the previous secret keeps signing alongside the new one (`"1h"`, `"0s"` for not at all);
+    /// default: the server's `signing.rotation_overlap` (24h unless configured).
+    #[serde(default)]
+    pub overlap: Option<String>,
+}
+
+/// Issue a new signing secret for forwarded requests. The previous one keeps signing alongside it (every
+/// request carries both signatures in `webhook-signature`) until the overlap ends, so receivers can move to
+/// the new secret without rejecting anything. The body is optional.
+#[utoipa::path(post, path = "/api/v1/registrations/{id}/rotate-secret", tag = "registrations",
+    params(("id" = String, Path, description = "Registration id")),
+    request_body(content = Option<RotateSecretRequest>, content_type = "application/json"),
+    responses((status = 200, body = RegistrationView, description = "The registration, with its new `signing_secret`"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn rotate_secret(
+    _: Authenticated,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<RegistrationView>, ApiError> {
+    let req: RotateSecretRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateSecretRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            if e.is_syntax() || e.is_eof() {
+                Error::BadRequest {
+                    code: "malformed_json",
+                    message: format!("the body is not valid JSON: {e}"),
+                }
+            } else {
+                Error::invalid("invalid_body", e.to_string())
+            }
+        })?
+    };
+    let overlap = req
+        .overlap
+        .map(|o| {
+            humantime::parse_duration(&o)
+                .map_err(|e| Error::invalid("invalid_overlap", format!("`{o}`: {e}")))
+        })
+        .transpose()?;
+    let r = s.gateway.rotate_signing_secret(&id, overlap).await?;
     Ok(axum::Json(RegistrationView::new(
         &r,
         s.gateway.link_url(&r.link_id),

@@ -132,13 +132,25 @@ impl From<&Receiver> for ReceiverView {
     }
 }
 
+/// What Hookline did at the provider's registration API for this registration.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProviderRegistrationView {
-    /// `not_applicable` (link mode), `skipped`, `registered`, `failed`, `deregistered`.
+    /// `not_applicable` (link mode), `skipped` (the provider has an API, but this link was made without calling
+    /// it), `registered`, `failed` (see `message`; enable again to retry), `deregistered`.
     pub status: String,
+    /// The provider's id of the webhook Hookline created (kept while it exists there).
     pub provider_id: Option<String>,
+    /// The provider's HTTP status in its last answer.
     pub http_status: Option<u16>,
+    /// What happened, including the provider's own error message on failure.
     pub message: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+/// A rotated-out signing secret that still signs forwarded requests alongside the current one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviousSecretView {
+    pub expires_at: String,
 }
 
 /// A registration: one ingest link tied to a receiver.
@@ -161,6 +173,9 @@ pub struct RegistrationView {
     pub provider_registration: ProviderRegistrationView,
     /// Secret of the Standard Webhooks signature on forwarded requests.
     pub signing_secret: String,
+    /// After a rotation: the previous secrets (values not shown) that still sign alongside `signing_secret`,
+    /// each until its expiry.
+    pub previous_signing_secrets: Vec<PreviousSecretView>,
     pub has_verification_secret: bool,
     /// Retry schedule of this registration, when it overrides the default.
     pub retry_schedule: Option<Vec<String>>,
@@ -188,8 +203,20 @@ impl RegistrationView {
                 provider_id: r.provider.provider_id.clone(),
                 http_status: r.provider.http_status,
                 message: r.provider.message.clone(),
+                updated_at: r.provider.updated_at.map(time),
             },
             signing_secret: r.signing_secret.clone(),
+            previous_signing_secrets: {
+                let now = Millis::now();
+                r.provider
+                    .previous_signing_secrets
+                    .iter()
+                    .filter(|p| p.expires_at > now)
+                    .map(|p| PreviousSecretView {
+                        expires_at: time(p.expires_at),
+                    })
+                    .collect()
+            },
             has_verification_secret: r.verification_secret.is_some(),
             retry_schedule: r.retry_schedule.as_ref().map(|s| {
                 s.0.iter()

@@ -5,10 +5,22 @@
 //! [`group_commit`] writer; the caller answers 2xx only once that commit is
 //! durable. Rejected calls are stored too (status `rejected`), so monitoring
 //! shows them, and are never forwarded.
+//!
+//! # Provider redeliveries
+//! A verified call carrying a provider event id (`Verification::provider_event_id`:
+//! Stripe's event `id`, `X-GitHub-Delivery`, `webhook-id`, …) that this
+//! registration already received within the dedup window is a redelivery:
+//! it is answered 2xx with the *original* event's id and status
+//! `duplicate`, and nothing is stored or forwarded (the log records it).
+//! Check and insert run under a per-(registration, id) lock, so two copies
+//! arriving at once store one event. A rejected call never counts as an
+//! original (it is stored without its provider event id): a forged request
+//! cannot make the genuine one look like a redelivery.
 
 pub mod group_commit;
 
 use crate::error::{Error, Result};
+use crate::locks::KeyedLocks;
 use crate::service::Gateway;
 use bytes::Bytes;
 use hookline_core::event::{Event, EventStatus, Payload, VerificationResult};
@@ -27,18 +39,44 @@ pub struct Inbound {
 /// What happened to an accepted call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accepted {
+    /// The stored event; for a duplicate, the original event.
     pub event_id: String,
-    pub status: EventStatus,
+    pub status: AcceptedStatus,
+    /// Slack's `url_verification` challenge, to be echoed in the answer.
+    pub challenge: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptedStatus {
+    /// Stored with this status.
+    Stored(EventStatus),
+    /// A redelivery of an event already received: nothing was stored.
+    Duplicate,
+}
+
+impl AcceptedStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stored(s) => s.as_str(),
+            Self::Duplicate => "duplicate",
+        }
+    }
 }
 
 pub struct Ingest {
     gateway: Gateway,
     writer: group_commit::Writer,
+    /// Held from the dedup check until the event is committed.
+    dedup: KeyedLocks,
 }
 
 impl Ingest {
     pub fn new(gateway: Gateway, writer: group_commit::Writer) -> Self {
-        Ingest { gateway, writer }
+        Ingest {
+            gateway,
+            writer,
+            dedup: KeyedLocks::default(),
+        }
     }
 
     pub async fn accept(&self, link: &str, inbound: Inbound) -> Result<Accepted> {
@@ -75,7 +113,47 @@ impl Ingest {
             &request,
             now.unix_seconds(),
         );
-        let provider_event_id = webhook.verification.provider_event_id(&request);
+        // Only a verified call may be the original of later redeliveries.
+        let provider_event_id = checked
+            .is_ok()
+            .then(|| webhook.verification.provider_event_id(&request))
+            .flatten();
+        let challenge = if checked.is_ok() && scheme == "slack" {
+            slack_challenge(&inbound.body)
+        } else {
+            None
+        };
+        let _dedup = match &provider_event_id {
+            Some(pid) if !self.gateway.dedup_window.is_zero() => {
+                let guard = self.dedup.lock(format!("{}\n{pid}", reg.id)).await;
+                let since = Millis(now.0.saturating_sub(
+                    i64::try_from(self.gateway.dedup_window.as_millis()).unwrap_or(i64::MAX),
+                ));
+                if let Some(original) = store.find_duplicate(&reg.id, pid, since).await? {
+                    tracing::info!(
+                        original,
+                        registration_id = reg.id,
+                        provider_event_id = pid,
+                        "provider redelivery: answered, not stored or forwarded again"
+                    );
+                    return Ok(Accepted {
+                        event_id: original,
+                        status: AcceptedStatus::Duplicate,
+                        challenge,
+                    });
+                }
+                Some(guard)
+            }
+            _ => None,
+        };
+        let header = |name: &str| {
+            inbound
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let event_type = webhook.classify_request(&inbound.body, &header);
         let verification = (scheme != "none").then(|| VerificationResult {
             scheme: scheme.to_owned(),
             ok: checked.is_ok(),
@@ -95,7 +173,7 @@ impl Ingest {
             access_tag: reg.access_tag.to_string(),
             webhook_tag: reg.webhook_tag.to_string(),
             env: reg.env.to_string(),
-            event_type: webhook.classify(&inbound.body),
+            event_type,
             status,
             received_at: now,
             updated_at: now,
@@ -122,6 +200,7 @@ impl Ingest {
             "ingested"
         );
         self.writer.write(event, payload).await?;
+        crate::metrics::ingested(&reg, status);
 
         if let Err(e) = checked {
             return Err(Error::Verification {
@@ -135,8 +214,23 @@ impl Ingest {
         if status == EventStatus::Received {
             self.gateway.wake_workers();
         }
-        Ok(Accepted { event_id, status })
+        Ok(Accepted {
+            event_id,
+            status: AcceptedStatus::Stored(status),
+            challenge,
+        })
     }
+}
+
+/// The `challenge` of a Slack `url_verification` call, which Slack expects
+/// echoed before it accepts a Request URL.
+fn slack_challenge(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if v.get("type")?.as_str()? != "url_verification" {
+        return None;
+    }
+    let c = v.get("challenge")?.as_str()?;
+    (!c.is_empty() && c.len() <= 512).then(|| c.to_owned())
 }
 
 /// Header values that are not UTF-8 are kept as Latin-1, which maps each

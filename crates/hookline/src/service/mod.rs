@@ -5,10 +5,14 @@
 
 mod catalog;
 mod events;
+pub mod monitor;
+mod presets;
 mod registry;
 
 pub use catalog::{AppPatch, ConnectionInput, NewApp, NewProduct, NewWebhook, ProductPatch};
 pub use events::EventDetail;
+pub use monitor::Monitor;
+pub use presets::PresetApp;
 pub use registry::{EnableEnv, EnableInput, LinkInput, RegistrationPatch};
 
 use crate::error::{Error, Result};
@@ -29,6 +33,12 @@ pub struct Gateway {
     /// Wakes idle delivery workers when work was queued.
     pub wake: Arc<Notify>,
     pub default_schedule: RetrySchedule,
+    /// Calls to providers' registration APIs (`enable`, `disable`).
+    pub providers: Arc<crate::providers::Providers>,
+    /// Provider redeliveries within this window are not forwarded again (0: off).
+    pub dedup_window: std::time::Duration,
+    /// How long a rotated-out signing secret keeps signing, by default.
+    pub rotation_overlap: std::time::Duration,
 }
 
 impl Gateway {

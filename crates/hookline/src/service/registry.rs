@@ -2,17 +2,34 @@
 //! forms), `disable`, and listing a connected app's registrations. Calling
 //! `enable` or a link again for the same key updates the registration and
 //! keeps its link.
+//!
+//! # Full registration and partial failure
+//! `enable` checks everything it can first (envs, receivers, templates, the
+//! outbound guard for provider URLs): any problem there is a 4xx and nothing
+//! is called or saved. Then it calls the provider for every env that has a
+//! `registration_url` (concurrently, outside any transaction), and then
+//! saves every env in one transaction. An env whose provider call failed is
+//! saved too, with `provider_registration.status = "failed"` and the
+//! provider's status and message, next to the envs that succeeded: those
+//! exist at the provider now, and forgetting them would leave webhooks there
+//! pointing at links Hookline does not know. A failed env's link works (it
+//! can be pasted by hand), and calling `enable` again retries its provider
+//! call; a failed *update* keeps the provider id, so the retry updates.
+//! If the save itself fails, webhooks created by this call are deregistered
+//! again (best effort) before the error is returned.
 
 use super::Gateway;
 use crate::error::{Error, Result};
 use hookline_core::ids::{new_id, new_signing_secret, LinkId};
+use crate::providers::{self, CallContext};
 use hookline_core::model::{
-    App, AppWebhook, Connection, Product, ProviderRegistration, ProviderStatus, Receiver,
+    App, AppWebhook, Auth, Connection, Product, ProviderRegistration, ProviderStatus, Receiver,
     Registration, RegistrationKey,
 };
 use hookline_core::names::{EnvSlug, Tag};
 use hookline_core::retry::RetrySchedule;
 use hookline_core::time::Millis;
+use hookline_delivery::guard::GuardError;
 use hookline_store::StoreError;
 use std::collections::HashSet;
 
@@ -27,6 +44,10 @@ pub struct EnableEnv {
     pub slug: EnvSlug,
     pub receiver: Receiver,
     pub verification_secret: Option<String>,
+    /// Credentials for the provider's registration API in this env, on top
+    /// of the connection env's auth. (The receiver's `auth` is never sent to
+    /// the provider.)
+    pub provider_auth: Auth,
 }
 
 /// One registration link: `webhook` or `event` (or both) name what it carries.
@@ -78,6 +99,8 @@ impl Target<'_> {
     }
 
     /// A fresh registration, or the stored one for the same key updated.
+    /// The provider state says whether a provider call applies; `enable`
+    /// then records the call's outcome over it.
     fn registration(
         &self,
         existing: Option<Registration>,
@@ -91,8 +114,7 @@ impl Target<'_> {
             .env(&app_env)
             .and_then(|e| e.registration_url.as_ref())
         {
-            // The provider has a registration API; calling it arrives with
-            // the providers work, so the call is reported as not made.
+            // The provider has a registration API, which only `enable` calls.
             Some(_) => ProviderStatus::Skipped,
             None => ProviderStatus::NotApplicable,
         };
@@ -120,14 +142,35 @@ impl Target<'_> {
         reg.app_env = app_env;
         reg.active = true;
         reg.updated_at = now;
-        if reg.provider.status != ProviderStatus::Registered {
-            reg.provider = ProviderRegistration {
-                status: provider_status,
-                updated_at: Some(now),
-                ..ProviderRegistration::default()
-            };
+        // A webhook the provider still has keeps its id (and its status);
+        // otherwise the state is reset field by field, which keeps the
+        // rotated-out signing secrets that live in the same struct.
+        if reg.provider.provider_id.is_none() {
+            let p = &mut reg.provider;
+            p.status = provider_status;
+            p.http_status = None;
+            p.message = None;
+            p.updated_at = Some(now);
         }
         reg
+    }
+
+    /// What the provider calls for `reg` are built from.
+    fn call_context(&self, gateway: &Gateway, reg: &Registration, extra: &Auth) -> Option<CallContext<'_>> {
+        let env = self.webhook.env(&reg.app_env)?;
+        let auth = self
+            .connection
+            .env(&reg.env)
+            .map(|c| c.auth.clone())
+            .unwrap_or_default()
+            .merged_with(extra);
+        Some(CallContext {
+            app: self.app,
+            webhook: self.webhook,
+            env,
+            link: gateway.link_url(&reg.link_id),
+            auth,
+        })
     }
 }
 
@@ -166,8 +209,9 @@ impl Gateway {
         }
     }
 
-    /// Full registration: a receiver for every listed env at once, all saved
-    /// in one transaction or none.
+    /// Full registration: a receiver for every listed env at once, and the
+    /// provider's registration API called for every env that has one (see
+    /// the module docs for what is saved when some of those calls fail).
     pub async fn enable(&self, input: EnableInput) -> Result<Vec<Registration>> {
         if input.envs.is_empty() {
             return Err(Error::invalid(
@@ -194,8 +238,16 @@ impl Gateway {
             app: &app,
             webhook: &webhook,
         };
+        // One enable or disable of this webhook at a time on this node: two
+        // at once would both create a webhook at the provider.
+        let _lock = self
+            .providers
+            .lock(&product.id, connection.access_tag.as_str(), &webhook.id)
+            .await;
         let now = Millis::now();
         let mut regs = Vec::with_capacity(input.envs.len());
+        let mut provider_auth = Vec::with_capacity(input.envs.len());
+        let mut plans = Vec::new();
         for env in input.envs {
             let app_env = target.app_env(&env.slug)?;
             self.check_receiver(&env.receiver).await?;
@@ -210,12 +262,94 @@ impl Gateway {
             let mut reg = target.registration(existing, None, &env.slug, app_env, now);
             reg.receiver = Some(env.receiver);
             if env.verification_secret.is_some() {
-                reg.verification_secret = env.verification_secret;
+                reg.verification_secret = env.verification_secret.clone();
+            }
+            if let Some(ctx) = target.call_context(self, &reg, &env.provider_auth) {
+                let plan = providers::plan_enable(
+                    &ctx,
+                    regs.len(),
+                    &reg,
+                    env.verification_secret.as_deref(),
+                )
+                .map_err(|e| {
+                    Error::invalid(
+                        "invalid_registration_call",
+                        format!("the registration call for env `{}` cannot be built: {e}", env.slug),
+                    )
+                })?;
+                if let Some(plan) = plan {
+                    for req in std::iter::once(&plan.create).chain(plan.update.as_ref()) {
+                        self.check_provider_url(&req.url).await?;
+                    }
+                    plans.push(plan);
+                }
             }
             regs.push(reg);
+            provider_auth.push(env.provider_auth);
         }
-        self.save(&regs).await?;
+
+        // Outside any transaction; every env's outcome is recorded below.
+        let outcomes =
+            futures::future::join_all(plans.iter().map(|p| self.providers.run(p))).await;
+        let now = Millis::now();
+        let mut created = Vec::new();
+        for (plan, outcome) in plans.iter().zip(outcomes) {
+            let updated = outcome.updated;
+            let reg = &mut regs[plan.index];
+            providers::apply_enable(reg, plan, outcome, now);
+            if !updated && providers::still_registered(reg) {
+                created.push(plan.index);
+            }
+            tracing::info!(
+                registration_id = reg.id,
+                env = %reg.env,
+                status = reg.provider.status.as_str(),
+                http_status = reg.provider.http_status,
+                "provider registration"
+            );
+        }
+        if let Err(e) = self.save(&regs).await {
+            for i in created {
+                self.undo_create(&target, &mut regs[i], &provider_auth[i])
+                    .await;
+            }
+            return Err(e);
+        }
         Ok(regs)
+    }
+
+    /// Refuses a provider URL the outbound guard would refuse, before any
+    /// call is made (the client's resolver refuses it again at connect time).
+    async fn check_provider_url(&self, url: &url::Url) -> Result<()> {
+        match self.guard.check_url(url).await {
+            Ok(()) | Err(GuardError::Unresolvable { .. }) => Ok(()),
+            Err(e @ GuardError::NotAllowed { .. }) => Err(Error::TargetNotAllowed(format!(
+                "the provider's registration API cannot be called: {e}"
+            ))),
+            Err(e) => Err(Error::invalid("invalid_registration_url", e.to_string())),
+        }
+    }
+
+    /// Removes a webhook this call created at the provider but could not
+    /// save, so it does not send to a link Hookline does not know. Best
+    /// effort: a failure is logged.
+    async fn undo_create(&self, target: &Target<'_>, reg: &mut Registration, auth: &Auth) {
+        let Some(ctx) = target.call_context(self, reg, auth) else {
+            return;
+        };
+        let id = reg.provider.provider_id.clone().unwrap_or_default();
+        let result = match providers::plan_disable(&ctx, reg, Millis::now()) {
+            Some(Ok(req)) => self.providers.send(&req).await.map_err(|e| e.to_string()),
+            Some(Err(e)) => Err(e),
+            None => Err("the app defines no deregistration call".into()),
+        };
+        match result {
+            Ok(r) if r.status < 300 => {
+                tracing::warn!(provider_id = id, "saving failed; removed the webhook created at the provider")
+            }
+            Ok(r) => tracing::error!(provider_id = id, status = r.status, "saving failed and removing the webhook created at the provider failed too; remove it there"),
+            Err(e) => tracing::error!(provider_id = id, error = %e, "saving failed and removing the webhook created at the provider failed too; remove it there"),
+        }
     }
 
     /// One env's link, for a webhook or for one of its events.
@@ -302,7 +436,10 @@ impl Gateway {
     }
 
     /// Retires the links of a webhook (all its event links too) in the
-    /// listed envs, or in every env.
+    /// listed envs, or in every env, and deregisters the provider's webhooks
+    /// where the app defines how. A failed deregistration is recorded on the
+    /// registration (the link is retired all the same); disabling again
+    /// retries it.
     pub async fn disable(
         &self,
         product_tag: &Tag,
@@ -324,15 +461,55 @@ impl Gateway {
                 }
             }
         }
+        let target = Target {
+            product: &product,
+            connection: &connection,
+            app: &app,
+            webhook: &webhook,
+        };
+        let _lock = self
+            .providers
+            .lock(&product.id, connection.access_tag.as_str(), &webhook.id)
+            .await;
         let now = Millis::now();
         let mut regs: Vec<Registration> = self
             .store
             .list_registrations(&product.id, Some(connection.access_tag.as_str()))
             .await?
             .into_iter()
-            .filter(|r| r.webhook_id == webhook.id && r.active)
+            .filter(|r| r.webhook_id == webhook.id)
+            .filter(|r| r.active || providers::still_registered(r))
             .filter(|r| envs.as_ref().is_none_or(|e| e.contains(&r.env)))
             .collect();
+        let mut calls = Vec::new();
+        for (i, r) in regs.iter_mut().enumerate() {
+            let call = match target.call_context(self, r, &Auth::default()) {
+                Some(ctx) => providers::plan_disable(&ctx, r, now),
+                None if providers::still_registered(r) => Some(Err(format!(
+                    "app env `{}` is no longer defined on the webhook, so its deregistration call is unknown",
+                    r.app_env
+                ))),
+                None => None,
+            };
+            if let Some(call) = call {
+                calls.push((i, call));
+            }
+        }
+        let results = futures::future::join_all(calls.iter().map(|(_, call)| async move {
+            match call {
+                Ok(req) => self
+                    .providers
+                    .send(req)
+                    .await
+                    .map_err(|e| format!("could not reach the provider: {e}")),
+                Err(message) => Err(message.clone()),
+            }
+        }))
+        .await;
+        let now = Millis::now();
+        for ((i, _), result) in calls.iter().zip(results) {
+            providers::apply_disable(&mut regs[*i], result, now);
+        }
         for r in &mut regs {
             r.active = false;
             r.updated_at = now;
@@ -362,11 +539,42 @@ impl Gateway {
             .ok_or_else(|| Error::not_found("registration", id))
     }
 
+    /// Issues a new signing secret; the current one keeps signing alongside
+    /// it until `now + overlap` (default: the configured rotation overlap),
+    /// so receivers can switch over without rejecting anything.
+    pub async fn rotate_signing_secret(
+        &self,
+        id: &str,
+        overlap: Option<std::time::Duration>,
+    ) -> Result<Registration> {
+        let reg = self.registration(id).await?;
+        // Serialised with enable/disable, which rewrite the same registration.
+        let _lock = self
+            .providers
+            .lock(&reg.product_id, reg.access_tag.as_str(), &reg.webhook_id)
+            .await;
+        let mut reg = self.registration(id).await?;
+        let now = Millis::now();
+        reg.rotate_signing_secret(
+            new_signing_secret(),
+            now,
+            overlap.unwrap_or(self.rotation_overlap),
+        );
+        reg.updated_at = now;
+        self.save(std::slice::from_ref(&reg)).await?;
+        Ok(reg)
+    }
+
     pub async fn update_registration(
         &self,
         id: &str,
         patch: RegistrationPatch,
     ) -> Result<Registration> {
+        let reg = self.registration(id).await?;
+        let _lock = self
+            .providers
+            .lock(&reg.product_id, reg.access_tag.as_str(), &reg.webhook_id)
+            .await;
         let mut reg = self.registration(id).await?;
         if let Some(r) = patch.receiver {
             self.check_receiver(&r).await?;

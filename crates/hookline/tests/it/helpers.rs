@@ -45,6 +45,12 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     tweak(&mut config);
+    // HOOKLINE_TEST_BACKEND=postgres: a database of the data dir's own.
+    if config.database_url.is_empty() {
+        if let Some(url) = crate::backend::database_url_for(&config.data_dir).await {
+            config.database_url = url;
+        }
+    }
     let app = Application::build(config).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let key = app.admin_key().to_owned();

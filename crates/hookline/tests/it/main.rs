@@ -1,8 +1,16 @@
 //! One integration-test binary for the server: every test starts a real
 //! Hookline on port 0 with its own data dir, and real receivers on loopback.
 
+mod backend;
 mod bad_input;
+mod cli;
 mod crash;
 mod delivery;
 mod helpers;
+mod providers;
+mod retention;
+mod monitor;
+mod multinode;
+mod openapi;
+mod secrets;
 mod seed_flows;

@@ -1,0 +1,300 @@
+//! Events outside the delivery loop: storing a received batch, finding
+//! provider redeliveries, listing and reading events and their attempts,
+//! replaying one, and deleting expired ones (retention).
+
+use super::PgStore;
+use crate::codec::{
+    attempt_columns, event_columns, parse_status, AttemptRow, EventRow, EventValues, PayloadRow,
+    PayloadValues,
+};
+use crate::rules::{list_limit, requeue_allowed};
+use crate::{EventFilter, Requeue, Result, StoreError};
+use hookline_core::event::{Attempt, Event, Payload};
+use hookline_core::time::Millis;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, Postgres, QueryBuilder};
+use std::collections::HashSet;
+
+/// Payload bytes per `INSERT` statement: one batch of large bodies is split
+/// so no single message nears PostgreSQL's 1 GiB limit.
+const PAYLOAD_CHUNK_BYTES: usize = 32 << 20;
+
+/// A whole batch in two statements, one array per column: the round trips
+/// are the same for 1 event or 500.
+const INSERT_EVENTS: &str = concat!(
+    "INSERT INTO events (",
+    event_columns!(),
+    ") SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+       $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], \
+       $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::text[], \
+       $18::text[]) \
+     ON CONFLICT (id) DO NOTHING RETURNING id"
+);
+
+const INSERT_PAYLOADS: &str = "INSERT INTO event_payloads (event_id, method, query, headers, body) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])";
+
+pub(super) async fn insert(s: &PgStore, events: &[(Event, Payload)]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let values = events
+        .iter()
+        .map(|(e, _)| EventValues::new(e))
+        .collect::<Result<Vec<_>>>()?;
+    // One array per column, in `event_columns!()` order.
+    macro_rules! column {
+        ($f:expr) => {
+            values.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+
+    let mut tx = s.pool.begin().await?;
+    let inserted: Vec<(String,)> = sqlx::query_as(INSERT_EVENTS)
+        .bind(column!(|v| v.id))
+        .bind(column!(|v| v.registration_id))
+        .bind(column!(|v| v.product_tag))
+        .bind(column!(|v| v.access_tag))
+        .bind(column!(|v| v.webhook_tag))
+        .bind(column!(|v| v.env))
+        .bind(column!(|v| v.event_type))
+        .bind(column!(|v| v.status))
+        .bind(column!(|v| v.received_at))
+        .bind(column!(|v| v.updated_at))
+        .bind(column!(|v| v.attempts))
+        .bind(column!(|v| v.retry_base))
+        .bind(column!(|v| v.next_attempt_at))
+        .bind(column!(|v| v.delivered_at))
+        .bind(column!(|v| v.last_response_status))
+        .bind(column!(|v| v.last_error))
+        .bind(column!(|v| v.provider_event_id))
+        .bind(column!(|v| v.verification.as_deref()))
+        .fetch_all(&mut *tx)
+        .await?;
+    if inserted.len() < events.len() {
+        // Dropping `tx` rolls the whole batch back.
+        return Err(StoreError::Conflict {
+            entity: "event",
+            key: first_conflict(events, inserted),
+        });
+    }
+
+    let payloads = events
+        .iter()
+        .map(|(e, p)| Ok((e.id.as_str(), PayloadValues::new(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    for chunk in chunk_by_bytes(&payloads, |(_, p)| p.body.len()) {
+        sqlx::query(INSERT_PAYLOADS)
+            .bind(chunk.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(_, p)| p.method).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(_, p)| p.query).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(_, p)| p.headers.as_str()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(_, p)| p.body).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+    }
+    if events.iter().any(|(e, _)| e.next_attempt_at.is_some()) {
+        s.notifier.notify(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The id that kept the batch from being inserted whole: one already
+/// stored, or one given twice in the batch.
+fn first_conflict(events: &[(Event, Payload)], inserted: Vec<(String,)>) -> String {
+    let inserted: HashSet<String> = inserted.into_iter().map(|(id,)| id).collect();
+    let mut seen = HashSet::new();
+    events
+        .iter()
+        .map(|(e, _)| &e.id)
+        .find(|id| !inserted.contains(*id) || !seen.insert(*id))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Consecutive slices of `items` whose `size` adds up to at most
+/// [`PAYLOAD_CHUNK_BYTES`] (a bigger single item gets a slice of its own).
+fn chunk_by_bytes<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        let n = size(item);
+        if i > start && bytes + n > PAYLOAD_CHUNK_BYTES {
+            chunks.push(&items[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += n;
+    }
+    if start < items.len() {
+        chunks.push(&items[start..]);
+    }
+    chunks
+}
+
+pub(super) async fn find_duplicate(
+    s: &PgStore,
+    registration_id: &str,
+    provider_event_id: &str,
+    since: Millis,
+) -> Result<Option<String>> {
+    // The earliest match is the original the provider is redelivering.
+    let id: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM events \
+         WHERE registration_id = $1 AND provider_event_id = $2 AND received_at >= $3 \
+         ORDER BY received_at LIMIT 1",
+    )
+    .bind(registration_id)
+    .bind(provider_event_id)
+    .bind(since.0)
+    .fetch_optional(&s.pool)
+    .await?;
+    Ok(id.map(|(id,)| id))
+}
+
+pub(super) async fn list(s: &PgStore, f: &EventFilter) -> Result<Vec<Event>> {
+    let mut qb = QueryBuilder::<Postgres>::new(concat!(
+        "SELECT ",
+        event_columns!(),
+        " FROM events WHERE TRUE"
+    ));
+    push_filter(&mut qb, f);
+    if let Some(before) = &f.before_id {
+        qb.push(" AND id < ").push_bind(before.as_str());
+    }
+    qb.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(list_limit(f.limit)));
+    let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&s.pool).await?;
+    rows.into_iter().map(Event::try_from).collect()
+}
+
+/// Appends `AND …` conditions for every field of `f` except the cursor
+/// (`before_id`) and `limit` to a query over `events` whose WHERE clause is
+/// open. Every listing and count of events filters through here.
+///
+/// SQLite also narrows a time window to an id range while every stored id
+/// carries its receive time, a fact it caches per process. Several nodes
+/// cannot share such a cache safely, so PostgreSQL relies on its planner:
+/// `events_received_at` for windows, the `(…, id)` indexes for the rest.
+pub(super) fn push_filter<'a>(qb: &mut QueryBuilder<'a, Postgres>, f: &'a EventFilter) {
+    let text_filters = [
+        ("product_tag", &f.product_tag),
+        ("access_tag", &f.access_tag),
+        ("webhook_tag", &f.webhook_tag),
+        ("event_type", &f.event_type),
+        ("env", &f.env),
+        ("registration_id", &f.registration_id),
+    ];
+    for (column, value) in text_filters {
+        if let Some(v) = value {
+            qb.push(format_args!(" AND {column} = "))
+                .push_bind(v.as_str());
+        }
+    }
+    if let Some(status) = f.status {
+        qb.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(since) = f.since {
+        qb.push(" AND received_at >= ").push_bind(since.0);
+    }
+    if let Some(until) = f.until {
+        qb.push(" AND received_at < ").push_bind(until.0);
+    }
+}
+
+pub(super) async fn get(s: &PgStore, id: &str) -> Result<Option<(Event, Payload)>> {
+    let row: Option<PgRow> = sqlx::query(concat!(
+        "SELECT ",
+        event_columns!(),
+        ", p.method, p.query, p.headers, p.body \
+         FROM events LEFT JOIN event_payloads p ON p.event_id = events.id \
+         WHERE events.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&s.pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let event = Event::try_from(EventRow::from_row(&row)?)?;
+    let payload = PayloadRow::from_row(&row)?.into_payload(&event.id)?;
+    Ok(Some((event, payload)))
+}
+
+pub(super) async fn list_attempts(s: &PgStore, event_id: &str) -> Result<Vec<Attempt>> {
+    let rows: Vec<AttemptRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        attempt_columns!(),
+        " FROM attempts WHERE event_id = $1 ORDER BY number, started_at, id"
+    ))
+    .bind(event_id)
+    .fetch_all(&s.pool)
+    .await?;
+    rows.into_iter().map(Attempt::try_from).collect()
+}
+
+pub(super) async fn requeue(s: &PgStore, id: &str, now: Millis) -> Result<Requeue> {
+    // The row stays locked from the check to the update: no claim (nor
+    // another node's replay) can slip in between.
+    let mut tx = s.pool.begin().await?;
+    let current: Option<(String, Option<i64>)> =
+        sqlx::query_as("SELECT status, lease_until FROM events WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((status, lease_until)) = current else {
+        return Ok(Requeue::NotFound);
+    };
+    if let Err(status) = requeue_allowed(parse_status(id, &status)?, lease_until, now) {
+        return Ok(Requeue::NotAllowed(status));
+    }
+    let row: EventRow = sqlx::query_as(concat!(
+        "UPDATE events SET status = 'received', next_attempt_at = $1, retry_base = attempts, \
+           lease_owner = NULL, lease_until = NULL, updated_at = $1 \
+         WHERE id = $2 RETURNING ",
+        event_columns!()
+    ))
+    .bind(now.0)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    s.notifier.notify(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Requeue::Queued(Event::try_from(row)?))
+}
+
+/// Deletes up to `limit` delivered or failed events last updated before
+/// `before`; payloads and attempts go with them (`ON DELETE CASCADE`). Rows
+/// another transaction holds (a replay, a late completion) are skipped, not
+/// waited for: the next sweep gets them.
+pub(super) async fn delete_expired(s: &PgStore, before: Millis, limit: u32) -> Result<u64> {
+    if limit == 0 {
+        return Ok(0);
+    }
+    let deleted = sqlx::query(
+        "DELETE FROM events WHERE id IN ( \
+           SELECT id FROM events \
+           WHERE status IN ('delivered', 'failed') AND updated_at < $1 \
+           ORDER BY updated_at LIMIT $2 \
+           FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(before.0)
+    .bind(i64::from(limit))
+    .execute(&s.pool)
+    .await?
+    .rows_affected();
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_chunks_stay_under_the_byte_budget() {
+        let sizes = [10 << 20, 10 << 20, 10 << 20, 10 << 20, 40 << 20, 1];
+        let chunks = chunk_by_bytes(&sizes, |n| *n);
+        let lens: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(lens, [3, 1, 1, 1]);
+        assert!(chunk_by_bytes(&[] as &[usize], |n| *n).is_empty());
+        assert_eq!(chunk_by_bytes(&[1, 2, 3], |n| *n).len(), 1);
+    }
+}

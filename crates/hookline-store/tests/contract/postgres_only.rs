@@ -1,0 +1,188 @@
+//! PostgreSQL's own mechanics: several nodes on one database. Nodes are
+//! played by several stores in one process, each with its own pool, as
+//! separate processes would have.
+
+use crate::fixtures::*;
+use crate::pg_store;
+use hookline_store::postgres::testing::{self, TestDatabase};
+use hookline_store::{connect, ConnectOptions, DynStore, StoreError};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// A second "node" on the same database.
+async fn node(url: &str) -> DynStore {
+    connect(url, &ConnectOptions::default())
+        .await
+        .expect("second node connects")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_migrate_once() -> anyhow::Result<()> {
+    let Some(server) = testing::server_url("the storage contract") else {
+        return Ok(());
+    };
+    let db = TestDatabase::create(&server).await?;
+    // Four nodes on a fresh database at the same moment: the migrator's
+    // advisory lock lets one apply the schema while the others wait.
+    let opened = join_all((0..4).map(|_| {
+        let url = db.url().to_owned();
+        async move { connect(&url, &ConnectOptions::default()).await }
+    }))
+    .await;
+    let stores = opened.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let reg = saved_registration(&*stores[0], "main").await;
+    for s in &stores {
+        assert_eq!(s.get_registration(&reg.id).await?, Some(reg.clone()));
+    }
+    let (applied,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&mut sqlx_conn(db.url()).await?)
+        .await?;
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))?.count();
+    assert_eq!(usize::try_from(applied)?, files, "each migration applied once");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims_never_share_an_event() -> anyhow::Result<()> {
+    let Some((a, db)) = pg_store().await else {
+        return Ok(());
+    };
+    let b = node(db.url()).await;
+    let reg = saved_registration(&*a, "main").await;
+    let events: Vec<_> = (0..300).map(|i| queued(&reg, at(i))).collect();
+    for chunk in events.chunks(100) {
+        a.insert_events(&with_payloads(chunk)).await?;
+    }
+
+    // Four workers on two nodes claim small batches as fast as they can.
+    let claimers = [(&a, "A1"), (&a, "A2"), (&b, "B1"), (&b, "B2")].map(|(store, owner)| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = store.claim_due(owner, at(1_000), at(600_000), 7).await?;
+                if got.is_empty() {
+                    return anyhow::Ok(mine);
+                }
+                mine.extend(got.into_iter().map(|c| c.event.id));
+            }
+        })
+    });
+    let mut all = Vec::new();
+    let mut per_claimer = Vec::new();
+    for c in claimers {
+        let mine = c.await??;
+        per_claimer.push(mine.len());
+        all.extend(mine);
+    }
+    let unique: HashSet<&String> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "an event was claimed twice");
+    assert_eq!(all.len(), events.len(), "every due event claimed once");
+    assert!(
+        per_claimer.iter().filter(|n| **n > 0).count() >= 2,
+        "claims were not concurrent: {per_claimer:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn another_node_takes_over_expired_leases_and_is_fenced() -> anyhow::Result<()> {
+    let Some((a, db)) = pg_store().await else {
+        return Ok(());
+    };
+    let b = node(db.url()).await;
+    let reg = saved_registration(&*a, "main").await;
+    let e = queued(&reg, at(0));
+    a.insert_events(&with_payloads(std::slice::from_ref(&e))).await?;
+
+    assert_eq!(a.claim_due("A", at(0), at(1_000), 5).await?.len(), 1);
+    // Node A "dies". B sees nothing until the lease runs out.
+    assert!(b.claim_due("B", at(1_000), at(9_000), 5).await?.is_empty());
+    let taken = b.claim_due("B", at(1_001), at(9_000), 5).await?;
+    assert_eq!(taken.len(), 1);
+    // A's late result is recorded but does not move the event.
+    a.complete(&[completion(
+        "A",
+        attempt(&e.id, 1, at(10), 200),
+        hookline_core::event::NextStep::Delivered,
+    )])
+    .await?;
+    let (stored, _) = b.get_event(&e.id).await?.expect("event");
+    assert_eq!(stored.status, hookline_core::event::EventStatus::Delivering);
+    assert_eq!(b.list_attempts(&e.id).await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn other_nodes_hear_about_new_work() -> anyhow::Result<()> {
+    let Some((a, db)) = pg_store().await else {
+        return Ok(());
+    };
+    let b = node(db.url()).await;
+    let mut heard = b.work_notifications().expect("PostgreSQL notifies");
+    // The listener signals once when it starts listening.
+    tokio::time::timeout(Duration::from_secs(10), heard.changed()).await??;
+    heard.borrow_and_update();
+
+    let reg = saved_registration(&*a, "main").await;
+    // Not due (held): nothing to claim, no notification.
+    let mut held_reg = registration("held", None);
+    held_reg.receiver = None;
+    a.save_registrations(std::slice::from_ref(&held_reg)).await?;
+    a.insert_events(&with_payloads(&[event(&held_reg, hookline_core::event::EventStatus::Held, at(0))]))
+        .await?;
+    // B's own writes are not echoed to B.
+    b.insert_events(&with_payloads(&[queued(&reg, at(0))])).await?;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), heard.changed())
+            .await
+            .is_err(),
+        "notified without work from another node"
+    );
+
+    // Work queued by A reaches B.
+    a.insert_events(&with_payloads(&[queued(&reg, at(1))])).await?;
+    tokio::time::timeout(Duration::from_secs(5), heard.changed()).await??;
+    heard.borrow_and_update();
+
+    // So do held events released by a new receiver, and a replay.
+    held_reg.receiver = Some(receiver("https://receiver.example/hook"));
+    a.save_registrations(std::slice::from_ref(&held_reg)).await?;
+    tokio::time::timeout(Duration::from_secs(5), heard.changed()).await??;
+    heard.borrow_and_update();
+    let done = event(&reg, hookline_core::event::EventStatus::Delivered, at(2));
+    a.insert_events(&with_payloads(std::slice::from_ref(&done))).await?;
+    a.requeue_event(&done.id, at(3)).await?;
+    tokio::time::timeout(Duration::from_secs(5), heard.changed()).await??;
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_postgres_urls_are_refused_without_echo() -> anyhow::Result<()> {
+    for url in ["postgres://u:hunter2@[::1/h", "postgresql://u:hunter2@h:notaport/db"] {
+        match connect(url, &ConnectOptions::default()).await.map(|_| ()) {
+            Err(StoreError::BadUrl(msg)) => assert!(!msg.contains("hunter2"), "{msg}"),
+            other => panic!("{url}: expected BadUrl, got {other:?}"),
+        }
+    }
+    Ok(())
+}
+
+async fn sqlx_conn(url: &str) -> anyhow::Result<sqlx::PgConnection> {
+    use sqlx::Connection;
+    Ok(sqlx::PgConnection::connect(url).await?)
+}
+
+/// Runs the futures as tasks, all at once; their outputs in order.
+async fn join_all<F>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
