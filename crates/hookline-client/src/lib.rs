@@ -286,6 +286,11 @@ impl Client {
         self.get(&["presets"]).await
     }
 
+    /// One built-in provider definition (`stripe`, `github`, …).
+    pub async fn get_preset(&self, name: &str) -> Result<Value, Error> {
+        self.get(&["presets", name]).await
+    }
+
     // --- products and connections -----------------------------------------
 
     pub async fn list_products(&self) -> Result<Vec<Product>, Error> {
@@ -375,8 +380,12 @@ impl Client {
         product: &str,
         req: &ProductLinkRequest,
     ) -> Result<LinkResponse, Error> {
-        self.send_json(Method::POST, &["products", product, "webhooks", "link"], req)
-            .await
+        self.send_json(
+            Method::POST,
+            &["products", product, "webhooks", "link"],
+            req,
+        )
+        .await
     }
 
     /// Retires a webhook's links in some or all envs.
@@ -487,10 +496,7 @@ async fn error_from(resp: reqwest::Response) -> Error {
             status: status.as_u16(),
             url,
             body: if text.is_empty() {
-                status
-                    .canonical_reason()
-                    .unwrap_or("no body")
-                    .to_owned()
+                status.canonical_reason().unwrap_or("no body").to_owned()
             } else {
                 text.chars().take(500).collect()
             },

@@ -105,15 +105,13 @@ impl SseParser {
             None => (line, ""),
         };
         match field {
-            "data" => {
-                match &mut self.data {
-                    Some(d) => {
-                        d.push('\n');
-                        d.push_str(value);
-                    }
-                    None => self.data = Some(value.to_owned()),
+            "data" => match &mut self.data {
+                Some(d) => {
+                    d.push('\n');
+                    d.push_str(value);
                 }
-            }
+                None => self.data = Some(value.to_owned()),
+            },
             "event" => self.event = Some(value.to_owned()),
             "id" if !value.contains('\0') => {
                 self.id = Some(value.to_owned());

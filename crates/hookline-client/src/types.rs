@@ -37,8 +37,15 @@ pub struct NewApp {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PresetApp {
     pub preset: String,
+    /// Default: the preset's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// Default: the preset's display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Default: the preset's envs, with the provider's real API as `base_url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub envs: Option<Vec<AppEnv>>,
 }

@@ -6,7 +6,7 @@ use crate::api::extract::hash_key;
 use hookline_core::ids::new_id;
 use hookline_core::model::ApiKey;
 use hookline_core::time::Millis;
-use hookline_store::Store;
+use hookline_store::{Store, StoreError};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use std::io::Write;
@@ -55,14 +55,21 @@ pub async fn ensure(
             Origin::Configured => "admin (HOOKLINE_ADMIN_KEY)",
             _ => "admin (generated)",
         };
-        store
+        let inserted = store
             .insert_api_key(&ApiKey {
                 id: new_id("key"),
                 name: name.into(),
-                hash,
+                hash: hash.clone(),
                 created_at: Millis::now(),
             })
-            .await?;
+            .await;
+        match inserted {
+            Ok(()) => {}
+            // Another node sharing the database stored the same key between
+            // our lookup and our insert (nodes starting together).
+            Err(StoreError::Conflict { .. }) if store.find_api_key(&hash).await?.is_some() => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok((key, origin))
 }

@@ -176,8 +176,7 @@ pub struct DeliveryConfig {
 impl DeliveryConfig {
     /// The lease a claim takes: `lease`, or `timeout` + 30s.
     pub fn lease(&self) -> Duration {
-        self.lease
-            .unwrap_or(self.timeout + Duration::from_secs(30))
+        self.lease.unwrap_or(self.timeout + Duration::from_secs(30))
     }
 }
 

@@ -3,7 +3,16 @@
 
 mod cli;
 
+use std::process::ExitCode;
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    cli::run(<cli::Cli as clap::Parser>::parse()).await
+async fn main() -> ExitCode {
+    match cli::run(<cli::Cli as clap::Parser>::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The cause chain on one line; no backtrace for a user's mistake.
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

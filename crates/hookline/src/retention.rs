@@ -49,7 +49,9 @@ async fn run(store: DynStore, config: RetentionConfig, shutdown: CancellationTok
                 max_age = %humantime::format_duration(config.max_age),
                 "retention: deleted expired events"
             ),
-            Err(e) => tracing::warn!(error = %e, "retention sweep failed; retrying at the next interval"),
+            Err(e) => {
+                tracing::warn!(error = %e, "retention sweep failed; retrying at the next interval")
+            }
         }
         wait = config.interval;
     }
@@ -91,7 +93,10 @@ mod tests {
     #[test]
     fn cutoff_is_max_age_before_now() {
         let now = Millis(1_700_000_000_000);
-        assert_eq!(cutoff(now, Duration::from_secs(60)), Millis(1_699_999_940_000));
+        assert_eq!(
+            cutoff(now, Duration::from_secs(60)),
+            Millis(1_699_999_940_000)
+        );
         assert_eq!(cutoff(Millis(5), Duration::MAX), Millis(5 - i64::MAX));
     }
 }

@@ -172,8 +172,8 @@ impl Application {
     /// finish, and flushes the ingest writer.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let d = self.delivery;
-        let remote_wake: Option<tokio::task::JoinHandle<()>> = None;
-        let _ = forward_work_notifications;
+        let remote_wake =
+            forward_work_notifications(&d.store, d.wake.clone(), self.shutdown.clone());
         let retention =
             crate::retention::spawn(d.store.clone(), self.retention, self.shutdown.clone());
         let worker = worker::spawn(

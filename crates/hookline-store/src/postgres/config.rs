@@ -49,15 +49,17 @@ pub(super) async fn find_api_key(s: &PgStore, hash: &str) -> Result<Option<ApiKe
 // --- apps ----------------------------------------------------------------
 
 pub(super) async fn insert_app(s: &PgStore, app: &App) -> Result<()> {
-    sqlx::query("INSERT INTO apps (id, tag, created_at, updated_at, doc) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&app.id)
-        .bind(app.tag.as_str())
-        .bind(app.created_at.0)
-        .bind(app.updated_at.0)
-        .bind(to_doc(app)?)
-        .execute(&s.pool)
-        .await
-        .or_conflict("app", |_| app.tag.to_string())?;
+    sqlx::query(
+        "INSERT INTO apps (id, tag, created_at, updated_at, doc) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&app.id)
+    .bind(app.tag.as_str())
+    .bind(app.created_at.0)
+    .bind(app.updated_at.0)
+    .bind(to_doc(app)?)
+    .execute(&s.pool)
+    .await
+    .or_conflict("app", |_| app.tag.to_string())?;
     Ok(())
 }
 

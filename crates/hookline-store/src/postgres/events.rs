@@ -31,7 +31,8 @@ const INSERT_EVENTS: &str = concat!(
      ON CONFLICT (id) DO NOTHING RETURNING id"
 );
 
-const INSERT_PAYLOADS: &str = "INSERT INTO event_payloads (event_id, method, query, headers, body) \
+const INSERT_PAYLOADS: &str =
+    "INSERT INTO event_payloads (event_id, method, query, headers, body) \
      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])";
 
 pub(super) async fn insert(s: &PgStore, events: &[(Event, Payload)]) -> Result<()> {
@@ -88,7 +89,12 @@ pub(super) async fn insert(s: &PgStore, events: &[(Event, Payload)]) -> Result<(
             .bind(chunk.iter().map(|(id, _)| *id).collect::<Vec<_>>())
             .bind(chunk.iter().map(|(_, p)| p.method).collect::<Vec<_>>())
             .bind(chunk.iter().map(|(_, p)| p.query).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|(_, p)| p.headers.as_str()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|(_, p)| p.headers.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .bind(chunk.iter().map(|(_, p)| p.body).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await?;

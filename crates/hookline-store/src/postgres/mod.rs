@@ -34,7 +34,9 @@ use crate::monitor::{
 use crate::{Claimed, EventFilter, Requeue, Result, Store};
 use async_trait::async_trait;
 use hookline_core::event::{Attempt, Completion, Event, Payload};
-use hookline_core::model::{ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey};
+use hookline_core::model::{
+    ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey,
+};
 use hookline_core::time::Millis;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -177,10 +179,7 @@ impl Store for PgStore {
     async fn get_registration(&self, id: &str) -> Result<Option<Registration>> {
         registrations::get(self, id).await
     }
-    async fn get_registration_by_key(
-        &self,
-        key: &RegistrationKey,
-    ) -> Result<Option<Registration>> {
+    async fn get_registration_by_key(&self, key: &RegistrationKey) -> Result<Option<Registration>> {
         registrations::get_by_key(self, key).await
     }
     async fn get_registration_by_link(&self, link_id: &str) -> Result<Option<Registration>> {

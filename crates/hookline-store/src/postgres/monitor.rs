@@ -169,7 +169,10 @@ pub(super) async fn traffic(s: &PgStore, q: &TrafficQuery) -> Result<Traffic> {
     })
 }
 
-pub(super) async fn registration_loads(s: &PgStore, since: Millis) -> Result<Vec<RegistrationLoad>> {
+pub(super) async fn registration_loads(
+    s: &PgStore,
+    since: Millis,
+) -> Result<Vec<RegistrationLoad>> {
     let mut loads: BTreeMap<String, RegistrationLoad> = BTreeMap::new();
     fn entry(loads: &mut BTreeMap<String, RegistrationLoad>, id: String) -> &mut RegistrationLoad {
         loads.entry(id.clone()).or_insert_with(|| RegistrationLoad {
@@ -226,12 +229,11 @@ pub(super) async fn save_registration_health(s: &PgStore, h: &RegistrationHealth
         .bind(&h.registration_id)
         .execute(&mut *tx)
         .await?;
-    let prev: Option<(bool, i64)> = sqlx::query_as(
-        "SELECT healthy, since FROM registration_health WHERE registration_id = $1",
-    )
-    .bind(&h.registration_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let prev: Option<(bool, i64)> =
+        sqlx::query_as("SELECT healthy, since FROM registration_health WHERE registration_id = $1")
+            .bind(&h.registration_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let was_healthy = prev.is_none_or(|(healthy, _)| healthy);
     let changed = was_healthy != h.healthy;
     let mut record = h.clone();
@@ -331,11 +333,12 @@ pub(super) async fn insert_replay_job(s: &PgStore, job: &ReplayJob) -> Result<()
 }
 
 pub(super) async fn get_replay_job(s: &PgStore, id: &str) -> Result<Option<ReplayJob>> {
-    let row: Option<JobRow> =
-        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM replay_jobs WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&s.pool)
-            .await?;
+    let row: Option<JobRow> = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM replay_jobs WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&s.pool)
+    .await?;
     row.map(ReplayJob::try_from).transpose()
 }
 
@@ -409,11 +412,12 @@ pub(super) async fn cancel_replay_job(
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    let row: Option<JobRow> =
-        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM replay_jobs WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let row: Option<JobRow> = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM replay_jobs WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
     tx.commit().await?;
     row.map(ReplayJob::try_from).transpose()
 }

@@ -12,9 +12,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// Connection options for a `postgres://` / `postgresql://` URL. The URL
 /// itself is never echoed in an error: it may hold a password.
 pub(super) fn connect_options(url: &str) -> Result<PgConnectOptions> {
-    let scheme_ok = url
-        .split_once("://")
-        .is_some_and(|(scheme, _)| matches!(scheme.to_ascii_lowercase().as_str(), "postgres" | "postgresql"));
+    let scheme_ok = url.split_once("://").is_some_and(|(scheme, _)| {
+        matches!(
+            scheme.to_ascii_lowercase().as_str(),
+            "postgres" | "postgresql"
+        )
+    });
     if !scheme_ok {
         return Err(StoreError::BadUrl(
             "a PostgreSQL URL starts with postgres:// or postgresql://".into(),

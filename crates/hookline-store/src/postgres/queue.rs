@@ -204,9 +204,24 @@ pub(super) async fn complete(s: &PgStore, completions: &[Completion]) -> Result<
     .bind(attempts.iter().map(|a| a.started_at).collect::<Vec<_>>())
     .bind(attempts.iter().map(|a| a.duration_ms).collect::<Vec<_>>())
     .bind(attempts.iter().map(|a| a.request_url).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.response_status).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.response_excerpt).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.error.as_deref()).collect::<Vec<_>>())
+    .bind(
+        attempts
+            .iter()
+            .map(|a| a.response_status)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        attempts
+            .iter()
+            .map(|a| a.response_excerpt)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        attempts
+            .iter()
+            .map(|a| a.error.as_deref())
+            .collect::<Vec<_>>(),
+    )
     .execute(&mut *tx)
     .await?;
 
@@ -232,13 +247,43 @@ pub(super) async fn complete(s: &PgStore, completions: &[Completion]) -> Result<
          RETURNING e.id",
     )
     .bind(now.0)
-    .bind(completions.iter().map(|c| c.attempt.event_id.as_str()).collect::<Vec<_>>())
-    .bind(completions.iter().map(|c| c.lease_owner.as_str()).collect::<Vec<_>>())
-    .bind(updates.iter().map(|u| u.status.as_str()).collect::<Vec<_>>())
-    .bind(updates.iter().map(|u| u.next_attempt_at).collect::<Vec<_>>())
+    .bind(
+        completions
+            .iter()
+            .map(|c| c.attempt.event_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        completions
+            .iter()
+            .map(|c| c.lease_owner.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        updates
+            .iter()
+            .map(|u| u.status.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        updates
+            .iter()
+            .map(|u| u.next_attempt_at)
+            .collect::<Vec<_>>(),
+    )
     .bind(updates.iter().map(|u| u.delivered_at).collect::<Vec<_>>())
-    .bind(updates.iter().map(|u| u.last_response_status).collect::<Vec<_>>())
-    .bind(updates.iter().map(|u| u.last_error.as_deref()).collect::<Vec<_>>())
+    .bind(
+        updates
+            .iter()
+            .map(|u| u.last_response_status)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        updates
+            .iter()
+            .map(|u| u.last_error.as_deref())
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;

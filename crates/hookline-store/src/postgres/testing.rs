@@ -131,8 +131,8 @@ impl Drop for TestDatabase {
 
 /// `admin_url` with its database replaced by `name`.
 fn with_database(admin_url: &str, name: &str) -> Result<String> {
-    let mut url = url::Url::parse(admin_url)
-        .map_err(|e| StoreError::BadUrl(format!("{URL_VAR}: {e}")))?;
+    let mut url =
+        url::Url::parse(admin_url).map_err(|e| StoreError::BadUrl(format!("{URL_VAR}: {e}")))?;
     url.set_path(&format!("/{name}"));
     // A `dbname` parameter would win over the path.
     let query: Vec<(String, String)> = url

@@ -35,9 +35,12 @@ pub struct TestStore {
 pub async fn make_sqlite_store() -> Option<TestStore> {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("hookline.db");
-    let store = SqliteStore::open(path.to_str().expect("utf-8 path"), &SqliteOptions::default())
-        .await
-        .expect("open SQLite store");
+    let store = SqliteStore::open(
+        path.to_str().expect("utf-8 path"),
+        &SqliteOptions::default(),
+    )
+    .await
+    .expect("open SQLite store");
     Some(TestStore {
         store: Arc::new(store),
         _keep: Box::new(dir),

@@ -37,8 +37,13 @@ async fn nodes_starting_together_migrate_once() -> anyhow::Result<()> {
     let (applied,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations")
         .fetch_one(&mut sqlx_conn(db.url()).await?)
         .await?;
-    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))?.count();
-    assert_eq!(usize::try_from(applied)?, files, "each migration applied once");
+    let files =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))?.count();
+    assert_eq!(
+        usize::try_from(applied)?,
+        files,
+        "each migration applied once"
+    );
     Ok(())
 }
 
@@ -93,7 +98,8 @@ async fn another_node_takes_over_expired_leases_and_is_fenced() -> anyhow::Resul
     let b = node(db.url()).await;
     let reg = saved_registration(&*a, "main").await;
     let e = queued(&reg, at(0));
-    a.insert_events(&with_payloads(std::slice::from_ref(&e))).await?;
+    a.insert_events(&with_payloads(std::slice::from_ref(&e)))
+        .await?;
 
     assert_eq!(a.claim_due("A", at(0), at(1_000), 5).await?.len(), 1);
     // Node A "dies". B sees nothing until the lease runs out.
@@ -128,11 +134,17 @@ async fn other_nodes_hear_about_new_work() -> anyhow::Result<()> {
     // Not due (held): nothing to claim, no notification.
     let mut held_reg = registration("held", None);
     held_reg.receiver = None;
-    a.save_registrations(std::slice::from_ref(&held_reg)).await?;
-    a.insert_events(&with_payloads(&[event(&held_reg, hookline_core::event::EventStatus::Held, at(0))]))
+    a.save_registrations(std::slice::from_ref(&held_reg))
         .await?;
+    a.insert_events(&with_payloads(&[event(
+        &held_reg,
+        hookline_core::event::EventStatus::Held,
+        at(0),
+    )]))
+    .await?;
     // B's own writes are not echoed to B.
-    b.insert_events(&with_payloads(&[queued(&reg, at(0))])).await?;
+    b.insert_events(&with_payloads(&[queued(&reg, at(0))]))
+        .await?;
     assert!(
         tokio::time::timeout(Duration::from_millis(500), heard.changed())
             .await
@@ -141,17 +153,20 @@ async fn other_nodes_hear_about_new_work() -> anyhow::Result<()> {
     );
 
     // Work queued by A reaches B.
-    a.insert_events(&with_payloads(&[queued(&reg, at(1))])).await?;
+    a.insert_events(&with_payloads(&[queued(&reg, at(1))]))
+        .await?;
     tokio::time::timeout(Duration::from_secs(5), heard.changed()).await??;
     heard.borrow_and_update();
 
     // So do held events released by a new receiver, and a replay.
     held_reg.receiver = Some(receiver("https://receiver.example/hook"));
-    a.save_registrations(std::slice::from_ref(&held_reg)).await?;
+    a.save_registrations(std::slice::from_ref(&held_reg))
+        .await?;
     tokio::time::timeout(Duration::from_secs(5), heard.changed()).await??;
     heard.borrow_and_update();
     let done = event(&reg, hookline_core::event::EventStatus::Delivered, at(2));
-    a.insert_events(&with_payloads(std::slice::from_ref(&done))).await?;
+    a.insert_events(&with_payloads(std::slice::from_ref(&done)))
+        .await?;
     a.requeue_event(&done.id, at(3)).await?;
     tokio::time::timeout(Duration::from_secs(5), heard.changed()).await??;
     Ok(())
@@ -159,7 +174,10 @@ async fn other_nodes_hear_about_new_work() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn bad_postgres_urls_are_refused_without_echo() -> anyhow::Result<()> {
-    for url in ["postgres://u:hunter2@[::1/h", "postgresql://u:hunter2@h:notaport/db"] {
+    for url in [
+        "postgres://u:hunter2@[::1/h",
+        "postgresql://u:hunter2@h:notaport/db",
+    ] {
         match connect(url, &ConnectOptions::default()).await.map(|_| ()) {
             Err(StoreError::BadUrl(msg)) => assert!(!msg.contains("hunter2"), "{msg}"),
             other => panic!("{url}: expected BadUrl, got {other:?}"),

@@ -57,16 +57,30 @@ pub async fn expired_events_are_deleted_in_batches(s: &dyn Store) -> Result<()> 
     for e in old_delivered.iter().chain([&old_failed]) {
         assert_eq!(s.get_event(&e.id).await?, None, "{:?} kept", e.status);
     }
-    for e in keep_old.iter().chain([&recent, &replayed_late, &with_attempt]) {
-        assert!(s.get_event(&e.id).await?.is_some(), "{:?} deleted", e.status);
+    for e in keep_old
+        .iter()
+        .chain([&recent, &replayed_late, &with_attempt])
+    {
+        assert!(
+            s.get_event(&e.id).await?.is_some(),
+            "{:?} deleted",
+            e.status
+        );
     }
 
     assert_eq!(s.delete_expired_events(cutoff_now, 100).await?, 3);
     assert_eq!(s.get_event(&with_attempt.id).await?, None);
     assert_eq!(s.list_attempts(&with_attempt.id).await?, vec![]);
     for e in &keep_old {
-        assert!(s.get_event(&e.id).await?.is_some(), "{:?} deleted", e.status);
+        assert!(
+            s.get_event(&e.id).await?.is_some(),
+            "{:?} deleted",
+            e.status
+        );
     }
-    assert_eq!(s.list_events(&Default::default()).await?.len(), keep_old.len());
+    assert_eq!(
+        s.list_events(&Default::default()).await?.len(),
+        keep_old.len()
+    );
     Ok(())
 }

@@ -274,10 +274,11 @@ pub struct StreamQuery {
 }
 
 /// Streams events as Server-Sent Events: each new event matching the
-/// filters, and each change (status, attempts) of an unfinished one, is an
-/// `event` message whose data is the event as `GET /api/v1/events/{id}`
-/// shows it (without request and attempts). A `ready` message opens the
-/// stream. The database is polled, so events ingested by any node appear.
+/// filters, and each change (status, attempts) of one it sent or of the
+/// newest 100 when it opened, is an `event` message whose data is the event
+/// as `GET /api/v1/events/{id}` shows it (without request and attempts). A
+/// `ready` message opens the stream. The database is polled, so events
+/// ingested by any node appear.
 #[utoipa::path(get, path = "/api/v1/events/stream", tag = "events", params(StreamQuery),
     responses((status = 200, description = "`text/event-stream`: `ready`, then `event` messages with an EventView as data", content_type = "text/event-stream", body = EventView),
         (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),

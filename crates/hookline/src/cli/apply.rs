@@ -166,7 +166,10 @@ impl RegistrationSpec {
             bail!("{}: name an `env` (or `envs`)", at());
         }
         if self.enable && (self.event.is_some() || self.webhook.is_none()) {
-            bail!("{}: `enable` registers a whole `webhook`, not an `event`", at());
+            bail!(
+                "{}: `enable` registers a whole `webhook`, not an `event`",
+                at()
+            );
         }
         if self.event.is_none() && self.receiver.is_none() {
             bail!(
@@ -328,6 +331,8 @@ impl Applier<'_> {
                             let req = PresetApp {
                                 preset: preset.clone(),
                                 tag: spec.tag.clone(),
+                                name: spec.name.clone(),
+                                description: spec.description.clone(),
                                 envs: spec.envs.clone(),
                             };
                             self.c.create_app_from_preset(&req).await?;
@@ -363,7 +368,10 @@ impl Applier<'_> {
                     fields.push("description".to_owned());
                 }
                 if let Some(envs) = &spec.envs {
-                    if !covers(&serde_json::to_value(envs)?, &serde_json::to_value(&app.envs)?) {
+                    if !covers(
+                        &serde_json::to_value(envs)?,
+                        &serde_json::to_value(&app.envs)?,
+                    ) {
                         patch.envs = Some(envs.clone());
                         fields.push("envs".to_owned());
                     }
@@ -747,10 +755,26 @@ fn differing_fields(want: &Value, have: &Value) -> Vec<String> {
     }
 }
 
-/// Replaces `${NAME}` with `lookup(NAME)`; `$$` is a literal `$`.
+/// Replaces `${NAME}` with `lookup(NAME)`, except on comment lines; `$$`
+/// is a literal `$`.
 fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<String> {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if line.trim_start().starts_with('#') {
+            out.push_str(line);
+        } else {
+            expand_line(line, &lookup, &mut out).with_context(|| format!("line {}", i + 1))?;
+        }
+    }
+    Ok(out)
+}
+
+fn expand_line(
+    line: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+    out: &mut String,
+) -> anyhow::Result<()> {
+    let mut rest = line;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
@@ -758,9 +782,7 @@ fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Re
             out.push('$');
             rest = r;
         } else if let Some(r) = after.strip_prefix('{') {
-            let end = r
-                .find('}')
-                .context("`${` without a closing `}`")?;
+            let end = r.find('}').context("`${` without a closing `}`")?;
             let name = &r[..end];
             let value = lookup(name)
                 .with_context(|| format!("the environment variable `{name}` is not set"))?;
@@ -772,7 +794,7 @@ fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Re
         }
     }
     out.push_str(rest);
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -809,11 +831,12 @@ mod tests {
     #[test]
     fn expands_environment_variables() {
         let env = |k: &str| (k == "T").then(|| "tok".to_owned());
-        assert_eq!(
-            expand_env("a: ${T} $$5 $x", env).unwrap(),
-            "a: tok $5 $x"
-        );
+        assert_eq!(expand_env("a: ${T} $$5 $x", env).unwrap(), "a: tok $5 $x");
         assert!(expand_env("${NOPE}", env).is_err());
+        assert_eq!(
+            expand_env("  # ${NOPE} in a comment\nk: ${T}\n", env).unwrap(),
+            "  # ${NOPE} in a comment\nk: tok\n"
+        );
         assert!(expand_env("${T", env).is_err());
     }
 

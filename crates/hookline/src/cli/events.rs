@@ -142,7 +142,11 @@ fn print_detail(d: &EventDetail, body: bool) {
         println!("  verification  {v}");
     }
     let r = &d.request;
-    let query = r.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
+    let query = r
+        .query
+        .as_deref()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
     println!("request: {} {query} ({} bytes)", r.method, r.body_size);
     for (k, v) in &r.headers {
         println!("  {k}: {v}");

@@ -155,8 +155,11 @@ impl Listener<'_> {
                     eprintln!("{ended}; reconnecting");
                 }
                 Err(e) if fatal(&e) => {
-                    if e.status() == Some(404) && e.code() != Some("not_found") {
-                        anyhow::bail!("this gateway has no event stream (GET /api/v1/events/stream): {e}");
+                    // The router's fallback answers an unknown path with `not_found`.
+                    if e.status() == Some(404) && e.code() == Some("not_found") {
+                        anyhow::bail!(
+                            "this gateway has no event stream (GET /api/v1/events/stream): {e}"
+                        );
                     }
                     return Err(e.into());
                 }
@@ -257,8 +260,8 @@ impl Listener<'_> {
                 secrets: &[secret],
             },
         )?;
-        let method = reqwest::Method::from_bytes(req.method.as_bytes())
-            .unwrap_or(reqwest::Method::POST);
+        let method =
+            reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::POST);
         let mut call = self
             .http
             .request(method, fwd.url)

@@ -50,7 +50,7 @@ pub struct CreateApp {
     #[arg(long = "env")]
     envs: Vec<String>,
     /// Create the app from a built-in preset (see `hookline presets list`).
-    #[arg(long, conflicts_with_all = ["name", "description"])]
+    #[arg(long)]
     preset: Option<String>,
 }
 
@@ -116,6 +116,8 @@ pub async fn apps(c: &Client, cmd: AppsCmd, json: bool) -> anyhow::Result<()> {
                     let req = PresetApp {
                         preset,
                         tag: a.tag,
+                        name: a.name,
+                        description: a.description,
                         envs: (!envs.is_empty()).then_some(envs),
                     };
                     c.create_app_from_preset(&req).await?
@@ -253,10 +255,52 @@ fn print_webhook(w: &hookline_client::Webhook) {
 pub enum PresetsCmd {
     /// List the built-in provider definitions.
     List,
+    /// Show one preset: its webhooks, verification, events and setup notes.
+    Get { name: String },
 }
 
 pub async fn presets(c: &Client, cmd: PresetsCmd, json: bool) -> anyhow::Result<()> {
-    let PresetsCmd::List = cmd;
+    if let PresetsCmd::Get { name } = cmd {
+        let p = c.get_preset(&name).await?;
+        if json {
+            return output::json(&p);
+        }
+        let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        println!("preset {}  {}", s(&p, "preset"), s(&p, "name"));
+        for k in ["description", "docs_url", "base_url"] {
+            if !s(&p, k).is_empty() {
+                println!("  {k}: {}", s(&p, k));
+            }
+        }
+        for w in p
+            .get("webhooks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            println!(
+                "  webhook {}  {}  ({}, verification: {})",
+                s(w, "tag"),
+                s(w, "name"),
+                s(w, "mode"),
+                w.get("verification")
+                    .map(scheme)
+                    .unwrap_or_else(|| "none".into())
+            );
+            if !s(w, "setup").is_empty() {
+                println!("    setup: {}", s(w, "setup"));
+            }
+            for e in w
+                .get("events")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                println!("    event {}  {}", s(e, "tag"), s(e, "name"));
+            }
+        }
+        return Ok(());
+    }
     let list = c.list_presets().await?;
     if json {
         return output::json(&list);

@@ -45,7 +45,12 @@ pub struct Remote {
     )]
     url: String,
     /// Management key (client commands); default: ./hookline-data/admin.key when present.
-    #[arg(long, global = true, env = "HOOKLINE_ADMIN_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "HOOKLINE_ADMIN_KEY",
+        hide_env_values = true
+    )]
     key: Option<String>,
     /// Print the API's JSON instead of text.
     #[arg(long, global = true)]
@@ -149,8 +154,20 @@ mod tests {
     #[test]
     fn receiver_flags_do_not_shadow_the_gateway_url() {
         let cli = Cli::try_parse_from([
-            "hookline", "--url", "http://gw:1", "link", "--product", "p", "--access-tag", "a",
-            "--webhook", "w", "--env", "prd", "--receiver", "http://rx:2",
+            "hookline",
+            "--url",
+            "http://gw:1",
+            "link",
+            "--product",
+            "p",
+            "--access-tag",
+            "a",
+            "--webhook",
+            "w",
+            "--env",
+            "prd",
+            "--receiver",
+            "http://rx:2",
         ])
         .unwrap();
         assert_eq!(cli.remote.url, "http://gw:1");

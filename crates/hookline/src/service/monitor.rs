@@ -567,7 +567,8 @@ impl Monitor {
     // --- live stream -------------------------------------------------------
 
     /// Starts watching events matching `filter`: new ones after `after` (or
-    /// from a few seconds ago), and changes of those not yet finished.
+    /// from a few seconds ago), and changes (a retry, a replay) of those it
+    /// sent and of the newest 100 at the start.
     pub async fn watch(&self, filter: EventFilter, after: Option<String>) -> Result<EventWatch> {
         let mut watch = EventWatch {
             gateway: self.gateway.clone(),
@@ -577,17 +578,15 @@ impl Monitor {
             last_sent: None,
             watched: HashMap::new(),
         };
-        // Unfinished events the client is likely showing already: send their
-        // changes from now on.
+        // The newest events, which the client is likely showing already:
+        // send their changes from now on.
         let recent = EventFilter {
             before_id: None,
             limit: 100,
             ..watch.filter.clone()
         };
         for e in self.gateway.store.list_events(&recent).await? {
-            if !is_final(e.status) {
-                watch.watched.insert(e.id.clone(), fingerprint(&e));
-            }
+            watch.watched.insert(e.id.clone(), fingerprint(&e));
         }
         Ok(watch)
     }
@@ -596,8 +595,8 @@ impl Monitor {
 /// How far back each poll of a stream looks again, for events committed a
 /// little after others with later ids (group commit, other nodes).
 const STREAM_LAG_MS: i64 = 3_000;
-/// Unfinished events a stream keeps watching, at most.
-const MAX_WATCHED: usize = 1_000;
+/// Events a stream re-reads for changes, at most (the newest are kept).
+const MAX_WATCHED: usize = 500;
 /// Pages of new events one poll reads, at most (then it continues next poll).
 const MAX_PAGES: usize = 10;
 
@@ -606,13 +605,6 @@ fn id_floor(t: Millis) -> String {
     format!(
         "evt_{}",
         ulid::Ulid::from_parts(u64::try_from(t.0).unwrap_or(0), 0)
-    )
-}
-
-fn is_final(s: EventStatus) -> bool {
-    matches!(
-        s,
-        EventStatus::Delivered | EventStatus::Failed | EventStatus::Rejected
     )
 }
 
@@ -633,7 +625,7 @@ pub struct EventWatch {
     sent: HashSet<String>,
     /// The highest id sent as new: where a reconnecting client resumes.
     last_sent: Option<String>,
-    /// Unfinished events and what they looked like when last sent.
+    /// Events the client is shown and what they looked like when last sent.
     watched: HashMap<String, Fingerprint>,
 }
 
@@ -643,7 +635,7 @@ impl EventWatch {
         self.last_sent.as_deref()
     }
 
-    /// New events and changed unfinished ones since the last poll, in id order.
+    /// New events, and changes of watched ones, since the last poll, in id order.
     pub async fn poll(&mut self) -> Result<Vec<Event>> {
         let store = &self.gateway.store;
         let mut out: Vec<Event> = Vec::new();
@@ -656,11 +648,7 @@ impl EventWatch {
                 found.insert(e.id.clone());
                 let fp = fingerprint(&e);
                 if self.watched.get(&e.id) != Some(&fp) {
-                    if is_final(e.status) {
-                        self.watched.remove(&e.id);
-                    } else {
-                        self.watched.insert(e.id.clone(), fp);
-                    }
+                    self.watched.insert(e.id.clone(), fp);
                     out.push(e);
                 }
             }
@@ -686,9 +674,7 @@ impl EventWatch {
                 if self.last_sent.as_ref().is_none_or(|l| &e.id > l) {
                     self.last_sent = Some(e.id.clone());
                 }
-                if !is_final(e.status) && self.watched.len() < MAX_WATCHED {
-                    self.watched.insert(e.id.clone(), fingerprint(&e));
-                }
+                self.watched.insert(e.id.clone(), fingerprint(&e));
                 out.push(e);
             }
             if !full {
@@ -704,6 +690,14 @@ impl EventWatch {
         };
         if let Some(bound) = &self.scan_from {
             self.sent.retain(|id| id > bound);
+        }
+        // Keep watching the newest ones only.
+        if self.watched.len() > MAX_WATCHED {
+            let mut ids: Vec<String> = self.watched.keys().cloned().collect();
+            ids.sort_unstable();
+            for id in &ids[..ids.len() - MAX_WATCHED] {
+                self.watched.remove(id);
+            }
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out.dedup_by(|a, b| a.id == b.id);

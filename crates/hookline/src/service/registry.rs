@@ -388,12 +388,9 @@ impl Gateway {
             webhook: &webhook,
         };
         let app_env = target.app_env(&input.env)?;
-        // A webhook-wide link carries every event; an event link only names one.
-        let event = if input.webhook_tag.is_some() {
-            None
-        } else {
-            input.event
-        };
+        // A webhook-wide link (no event) carries every event; an event link
+        // names one, whether or not the webhook was named to pick it.
+        let event = input.event;
         let key = RegistrationKey {
             product_id: product.id.clone(),
             access_tag: connection.access_tag.clone(),

@@ -94,8 +94,16 @@ async fn management_commands_round_trip() {
     cli_ok(
         &app,
         &[
-            "products", "create", "--tag", "my_product", "--name", "My product", "--env",
-            "prd=Production", "--env", "stg",
+            "products",
+            "create",
+            "--tag",
+            "my_product",
+            "--name",
+            "My product",
+            "--env",
+            "prd=Production",
+            "--env",
+            "stg",
         ],
     )
     .await;
@@ -104,8 +112,17 @@ async fn management_commands_round_trip() {
     let out = cli_ok(
         &app,
         &[
-            "connections", "create", "my_product", "--app", "shop", "--access-tag", "admin",
-            "--env", "prd=live", "--env", "stg=test",
+            "connections",
+            "create",
+            "my_product",
+            "--app",
+            "shop",
+            "--access-tag",
+            "admin",
+            "--env",
+            "prd=live",
+            "--env",
+            "stg=test",
         ],
     )
     .await;
@@ -118,8 +135,18 @@ async fn management_commands_round_trip() {
     let link = cli_ok(
         &app,
         &[
-            "link", "--product", "my_product", "--access-tag", "admin", "--webhook",
-            "order_created", "--env", "prd", "--receiver", &rx.url("/orders"), "--header",
+            "link",
+            "--product",
+            "my_product",
+            "--access-tag",
+            "admin",
+            "--webhook",
+            "order_created",
+            "--env",
+            "prd",
+            "--receiver",
+            &rx.url("/orders"),
+            "--header",
             "Authorization: Bearer t",
         ],
     )
@@ -133,8 +160,15 @@ async fn management_commands_round_trip() {
     let held = cli_json(
         &app,
         &[
-            "link", "--product", "my_product", "--access-tag", "admin", "--event", "order.paid",
-            "--env", "stg",
+            "link",
+            "--product",
+            "my_product",
+            "--access-tag",
+            "admin",
+            "--event",
+            "order.paid",
+            "--env",
+            "stg",
         ],
     )
     .await;
@@ -144,8 +178,17 @@ async fn management_commands_round_trip() {
     let out = cli_ok(
         &app,
         &[
-            "enable", "--product", "my_product", "--access-tag", "admin", "--webhook",
-            "order_created", "--env", &format!("stg={}", rx.url("/stg")), "--method", "PUT",
+            "enable",
+            "--product",
+            "my_product",
+            "--access-tag",
+            "admin",
+            "--webhook",
+            "order_created",
+            "--env",
+            &format!("stg={}", rx.url("/stg")),
+            "--method",
+            "PUT",
         ],
     )
     .await;
@@ -160,7 +203,13 @@ async fn management_commands_round_trip() {
     let id = held["registration"]["id"].as_str().unwrap();
     let out = cli_ok(
         &app,
-        &["registrations", "set-receiver", id, "--receiver", &rx.url("/paid")],
+        &[
+            "registrations",
+            "set-receiver",
+            id,
+            "--receiver",
+            &rx.url("/paid"),
+        ],
     )
     .await;
     assert!(out.contains(&rx.url("/paid")), "{out}");
@@ -172,8 +221,15 @@ async fn management_commands_round_trip() {
     let out = cli_ok(
         &app,
         &[
-            "disable", "--product", "my_product", "--access-tag", "admin", "--webhook",
-            "order_created", "--env", "stg",
+            "disable",
+            "--product",
+            "my_product",
+            "--access-tag",
+            "admin",
+            "--webhook",
+            "order_created",
+            "--env",
+            "stg",
         ],
     )
     .await;
@@ -192,7 +248,11 @@ async fn management_commands_round_trip() {
     // Errors carry the API's code and status, and fail the command.
     let r = cli(&app, &["apps", "get", "nope"]).await;
     assert!(!r.ok);
-    assert!(r.err.contains("not_found") && r.err.contains("404"), "{}", r.err);
+    assert!(
+        r.err.contains("not_found") && r.err.contains("404"),
+        "{}",
+        r.err
+    );
     let wrong = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
         .args(["--url", &app.base, "--key", "hk_wrong", "apps", "list"])
         .output()
@@ -200,6 +260,20 @@ async fn management_commands_round_trip() {
         .unwrap();
     let err = String::from_utf8_lossy(&wrong.stderr);
     assert!(!wrong.status.success() && err.contains("401"), "{err}");
+
+    // Presets: listed, shown, and an app made from one.
+    let out = cli_ok(&app, &["presets", "list"]).await;
+    assert!(out.contains("stripe") && out.contains("github"), "{out}");
+    let stripe = cli_json(&app, &["presets", "get", "stripe"]).await;
+    assert_eq!(stripe["preset"], "stripe");
+    let out = cli_ok(
+        &app,
+        &["apps", "create", "--preset", "github", "--env", "live"],
+    )
+    .await;
+    assert!(out.contains("created app github"), "{out}");
+    let gh = cli_json(&app, &["apps", "get", "github"]).await;
+    assert!(!gh["webhooks"].as_array().unwrap().is_empty(), "{gh}");
 
     // delete
     cli_ok(&app, &["apps", "create", "--tag", "tmp", "--name", "Tmp"]).await;
@@ -223,17 +297,30 @@ async fn events_list_show_and_replay() {
     for n in 0..2 {
         let body = json!({"type": "order.created", "n": n}).to_string();
         let (s, v) = app
-            .ingest(&link, Method::POST, body.as_bytes(), &[("content-type", "application/json")])
+            .ingest(
+                &link,
+                Method::POST,
+                body.as_bytes(),
+                &[("content-type", "application/json")],
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         let id = v["id"].as_str().unwrap().to_owned();
-        app.wait_status(&id, "delivered", Duration::from_secs(10)).await;
+        app.wait_status(&id, "delivered", Duration::from_secs(10))
+            .await;
         ids.push(id);
     }
 
     let page = cli_json(
         &app,
-        &["events", "list", "--product", "my_product", "--status", "delivered"],
+        &[
+            "events",
+            "list",
+            "--product",
+            "my_product",
+            "--status",
+            "delivered",
+        ],
     )
     .await;
     let data = page["data"].as_array().unwrap();
@@ -248,7 +335,11 @@ async fn events_list_show_and_replay() {
         .unwrap_or_else(|| panic!("no cursor in {out}"))
         .trim()
         .to_owned();
-    let out = cli_ok(&app, &["events", "list", "--limit", "1", "--cursor", &cursor]).await;
+    let out = cli_ok(
+        &app,
+        &["events", "list", "--limit", "1", "--cursor", &cursor],
+    )
+    .await;
     assert!(out.contains(&ids[0]), "{out}");
     let none = cli_json(&app, &["events", "list", "--event", "order.paid"]).await;
     assert_eq!(none["data"].as_array().unwrap().len(), 0);
@@ -277,28 +368,7 @@ async fn listen_forwards_events_to_a_local_url() {
     seed_model(&app).await;
     let link = link_to(&app, &gateway_rx.url("/hooks")).await;
 
-    let mut child = command(
-        &app,
-        &["listen", &link, "--forward-to", &local.url("/local/hooks")],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("listen starts");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if line.starts_with("Ready") {
-                return;
-            }
-        }
-        panic!("listen ended before it was ready");
-    })
-    .await
-    .expect("listen is ready within 20 s");
-    // Keep draining stderr so the child never blocks on it.
-    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+    let (mut child, mut stdout, _) = start_listen(&app, &link, &local.url("/local/hooks")).await;
 
     // An event with a non-JSON, non-UTF-8 body, a custom header and PUT.
     let body: &[u8] = b"order.created \xff\x00 raw";
@@ -307,7 +377,10 @@ async fn listen_forwards_events_to_a_local_url() {
             &link,
             Method::PUT,
             body,
-            &[("content-type", "application/octet-stream"), ("x-shop-topic", "orders")],
+            &[
+                ("content-type", "application/octet-stream"),
+                ("x-shop-topic", "orders"),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -322,28 +395,25 @@ async fn listen_forwards_events_to_a_local_url() {
     assert_eq!(hit.headers["webhook-id"], id.as_str());
     assert!(hit.headers.contains_key("webhook-signature"));
 
-    let line = tokio::time::timeout(Duration::from_secs(10), stdout.next_line())
-        .await
-        .expect("listen printed a line")
-        .unwrap()
-        .unwrap();
+    let line = next_line(&mut stdout).await;
     assert!(line.contains(&id) && line.contains("→ 201"), "{line}");
     assert!(line.contains(" ms)"), "{line}");
 
     // A second event, with a JSON body naming its type.
     let body = json!({"type": "order.paid"}).to_string();
     let (_, v) = app
-        .ingest(&link, Method::POST, body.as_bytes(), &[("content-type", "application/json")])
+        .ingest(
+            &link,
+            Method::POST,
+            body.as_bytes(),
+            &[("content-type", "application/json")],
+        )
         .await;
     let id2 = v["id"].as_str().unwrap().to_owned();
     let hits = local.wait_hits(2, Duration::from_secs(20)).await;
     assert_eq!(hits[1].method, Method::POST);
     assert_eq!(hits[1].body, body.as_bytes());
-    let line = tokio::time::timeout(Duration::from_secs(10), stdout.next_line())
-        .await
-        .expect("listen printed a second line")
-        .unwrap()
-        .unwrap();
+    let line = next_line(&mut stdout).await;
     assert!(
         line.contains("order.paid") && line.contains(&id2) && line.contains("→ 200"),
         "{line}"
@@ -353,6 +423,113 @@ async fn listen_forwards_events_to_a_local_url() {
 
     child.kill().await.unwrap();
     app.stop().await;
+}
+
+/// Starts `hookline listen` and waits until it is connected; returns the
+/// child and its stdout lines (stderr is drained in the background).
+async fn start_listen(
+    app: &TestApp,
+    link: &str,
+    forward_to: &str,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let mut child = command(app, &["listen", link, "--forward-to", forward_to])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("listen starts");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if line.starts_with("Ready") {
+                return;
+            }
+        }
+        panic!("listen ended before it was ready");
+    })
+    .await
+    .expect("listen is ready within 20 s");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(l)) = stderr.next_line().await {
+            keep.lock().unwrap().push(l);
+        }
+    });
+    (child, stdout, log)
+}
+
+async fn next_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> String {
+    tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("listen printed a line within 20 s")
+        .unwrap()
+        .expect("listen is still running")
+}
+
+#[tokio::test]
+async fn listen_reconnects_after_the_gateway_restarts_and_misses_nothing() {
+    let app = spawn_app().await;
+    let gateway_rx = spawn_receiver(vec![]).await;
+    let local = spawn_receiver(vec![]).await;
+    seed_model(&app).await;
+    let link = link_to(&app, &gateway_rx.url("/hooks")).await;
+    let (mut child, mut stdout, log) = start_listen(&app, &link, &local.url("/dev")).await;
+
+    let send = |app: &TestApp, n: u32| {
+        let body = json!({"type": "order.created", "n": n}).to_string();
+        let link = link.clone();
+        let http = app.http.clone();
+        async move {
+            let r = http.post(&link).body(body).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let first = send(&app, 1).await;
+    local.wait_hits(1, Duration::from_secs(20)).await;
+    assert!(next_line(&mut stdout).await.contains(&first));
+
+    // Stop the gateway (which ends the stream) and start it again on the
+    // same port and data; an event arrives before `listen` is back.
+    let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    let TestApp {
+        token, handle, dir, ..
+    } = app;
+    token.cancel();
+    handle.unwrap().await.unwrap().unwrap();
+    let app = spawn_app_with(|c| {
+        c.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        c.data_dir = dir.path().to_path_buf();
+    })
+    .await;
+    let second = send(&app, 2).await;
+    let hits = local.wait_hits(2, Duration::from_secs(30)).await;
+    assert_eq!(hits[1].headers["webhook-id"], second.as_str());
+    assert!(next_line(&mut stdout).await.contains(&second));
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("reconnecting")),
+        "{:?}",
+        log.lock().unwrap()
+    );
+    // Each event is forwarded once, even though the stream also reports
+    // their status changes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(local.hits().len(), 2);
+
+    child.kill().await.unwrap();
+    app.stop().await;
+    drop(dir);
 }
 
 /// Everything `apply` may write, with `updated_at`s: equal before and after
@@ -388,6 +565,8 @@ apps:
         events:
           - {{tag: order.created, name: Order created, selector: "$Event{{type}}"}}
           - {{tag: order.paid, name: Order paid, selector: "$Event{{type}}"}}
+  - preset: github
+    envs: [{{slug: live}}]
 products:
   - tag: my_product
     name: {product_name}
@@ -435,7 +614,10 @@ async fn apply(app: &TestApp, file: &std::path::Path, extra: &[&str]) -> String 
 
 fn links(out: &str) -> Vec<String> {
     out.lines()
-        .filter_map(|l| l.split_whitespace().find(|w| w.contains("/webhooks/v1/process/")))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.contains("/webhooks/v1/process/"))
+        })
         .map(String::from)
         .collect()
 }
@@ -450,6 +632,7 @@ async fn apply_twice_changes_nothing_the_second_time() {
     let first = apply(&app, &file, &[]).await;
     for want in [
         "app shop: created",
+        "app github: created",
         "webhook shop/order_created: created",
         "product my_product: created",
         "connection my_product/admin: created",
@@ -481,12 +664,16 @@ async fn apply_twice_changes_nothing_the_second_time() {
     let before = snapshot(&app).await;
     let second = apply(&app, &file, &[]).await;
     let changes: Vec<&str> = second.lines().filter(|l| l.contains(": ")).collect();
-    assert_eq!(changes.len(), 7, "{second}");
+    assert_eq!(changes.len(), 8, "{second}");
     for l in &changes {
         assert!(l.ends_with(": no changes"), "`{l}` in\n{second}");
     }
     assert_eq!(links(&second), first_links, "links are kept");
-    assert_eq!(snapshot(&app).await, before, "the second run wrote something");
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "the second run wrote something"
+    );
 
     // A changed file: a dry run shows the change and writes nothing ...
     std::fs::write(&file, setup_yaml(&format!("{}/v2", rx.base), "Renamed")).unwrap();
@@ -496,15 +683,23 @@ async fn apply_twice_changes_nothing_the_second_time() {
         "{dry}"
     );
     assert!(
-        dry.contains("registration my_product/admin/order_created prd: would be updated (receiver)"),
+        dry.contains(
+            "registration my_product/admin/order_created prd: would be updated (receiver)"
+        ),
         "{dry}"
     );
     assert_eq!(snapshot(&app).await, before, "the dry run wrote something");
     // ... and a real run updates just that, keeping the links.
     let third = apply(&app, &file, &[]).await;
-    assert!(third.contains("product my_product: updated (name)"), "{third}");
+    assert!(
+        third.contains("product my_product: updated (name)"),
+        "{third}"
+    );
     assert!(third.contains("app shop: no changes"), "{third}");
-    assert!(third.contains("connection my_product/admin: no changes"), "{third}");
+    assert!(
+        third.contains("connection my_product/admin: no changes"),
+        "{third}"
+    );
     assert!(
         third.contains("registration my_product/admin/:order.paid prd: no changes"),
         "{third}"

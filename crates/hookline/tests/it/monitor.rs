@@ -420,6 +420,16 @@ async fn event_stream_sends_new_events_and_their_changes() {
     assert!(seen.iter().all(|e| e["id"] == id.as_str()));
     assert_eq!(seen.last().unwrap()["attempts"], 1);
 
+    // A replay of a finished event shows up as changes too.
+    let (s, _) = app
+        .post(&format!("/api/v1/events/{id}/replay"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    sse.until(Duration::from_secs(10), |e| {
+        e["id"] == id.as_str() && e["status"] == "delivered" && e["attempts"] == 2
+    })
+    .await;
+
     // An event of another registration is not sent.
     let other = {
         let v = app

@@ -109,7 +109,10 @@ impl Node {
             if let Some(id) = self.node_id.lock().unwrap().clone() {
                 return id;
             }
-            assert!(Instant::now() < deadline, "the node never logged its worker id");
+            assert!(
+                Instant::now() < deadline,
+                "the node never logged its worker id"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -137,9 +140,7 @@ impl Recorder {
             hits: Default::default(),
             delay,
         };
-        let router = axum::Router::new()
-            .fallback(record)
-            .with_state(rec.clone());
+        let router = axum::Router::new().fallback(record).with_state(rec.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -168,7 +169,12 @@ async fn record(State(r): State<Recorder>, headers: HeaderMap, body: Bytes) -> S
         .to_owned();
     r.hits.lock().unwrap().push((id, Instant::now()));
     let slow = body.windows(4).any(|w| w == b"slow");
-    tokio::time::sleep(if slow { Duration::from_secs(10) } else { r.delay }).await;
+    tokio::time::sleep(if slow {
+        Duration::from_secs(10)
+    } else {
+        r.delay
+    })
+    .await;
     StatusCode::OK
 }
 
@@ -262,7 +268,11 @@ async fn acknowledged_events_survive_a_node_killed_mid_stream() {
     let http = reqwest::Client::new();
     let sends = (0..N).map(|i| {
         let (http, acked, kill) = (http.clone(), acked.clone(), kill.clone());
-        let link = if i % 2 == 0 { link_a.clone() } else { link_b.clone() };
+        let link = if i % 2 == 0 {
+            link_a.clone()
+        } else {
+            link_b.clone()
+        };
         async move {
             let id = send(&http, &link, format!("{{\"n\":{i}}}")).await;
             if id.is_some() && acked.fetch_add(1, Ordering::SeqCst) + 1 == N / 3 {
@@ -281,7 +291,11 @@ async fn acknowledged_events_survive_a_node_killed_mid_stream() {
         .expect("node A was killed")
         .unwrap();
     let acked: Vec<String> = results.into_iter().flatten().collect();
-    assert!(acked.len() > N / 2, "only {} of {N} acknowledged", acked.len());
+    assert!(
+        acked.len() > N / 2,
+        "only {} of {N} acknowledged",
+        acked.len()
+    );
     assert!(
         !held_by_a.is_empty(),
         "node A held no lease when it was killed; the test proves nothing"
@@ -298,7 +312,10 @@ async fn acknowledged_events_survive_a_node_killed_mid_stream() {
     let mut duplicates = 0;
     for id in &acked {
         let hits = counts.get(id).copied().unwrap_or(0);
-        assert!(hits >= 1, "acknowledged event {id} never reached the receiver");
+        assert!(
+            hits >= 1,
+            "acknowledged event {id} never reached the receiver"
+        );
         let recorded = recorded_calls(&api_b, id).await;
         if hits > 1 {
             duplicates += hits - 1;
@@ -332,7 +349,10 @@ async fn acknowledged_events_survive_a_node_killed_mid_stream() {
         if left == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "{left} events still queued or leased by A");
+        assert!(
+            Instant::now() < deadline,
+            "{left} events still queued or leased by A"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!(
@@ -374,7 +394,10 @@ async fn an_idle_node_is_woken_by_another_nodes_ingest() {
     let slow = send(&http, &link, "{\"slow\":true}".into()).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while rx.first_hit(&slow).is_none() {
-        assert!(Instant::now() < deadline, "the slow event was never delivered");
+        assert!(
+            Instant::now() < deadline,
+            "the slow event was never delivered"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Node ids are not in the API: find the busy node by its lease.
@@ -386,7 +409,11 @@ async fn an_idle_node_is_woken_by_another_nodes_ingest() {
         .fetch_one(&mut pg)
         .await
         .unwrap();
-    let busy_node = if busy == node_a.node_id().await { &node_a } else { &node_b };
+    let busy_node = if busy == node_a.node_id().await {
+        &node_a
+    } else {
+        &node_b
+    };
     let sent_at = Instant::now();
     let fast = send(&http, &on_node(&link, busy_node), "{\"fast\":true}".into())
         .await

@@ -20,13 +20,19 @@ async fn delivered_events_are_deleted_once_expired() {
     let mut ids = Vec::new();
     for i in 0..5 {
         let (s, v) = app
-            .ingest(&link, Method::POST, format!("{{\"n\":{i}}}").as_bytes(), &[])
+            .ingest(
+                &link,
+                Method::POST,
+                format!("{{\"n\":{i}}}").as_bytes(),
+                &[],
+            )
             .await;
         assert!(s.is_success(), "{s}: {v}");
         ids.push(v["id"].as_str().unwrap().to_owned());
     }
     for id in &ids {
-        app.wait_status(id, "delivered", Duration::from_secs(10)).await;
+        app.wait_status(id, "delivered", Duration::from_secs(10))
+            .await;
     }
     assert_eq!(rx.hits().len(), 5);
 

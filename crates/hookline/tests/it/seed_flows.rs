@@ -313,3 +313,21 @@ async fn raw_bytes_headers_query_and_method_are_kept() {
     assert_eq!(rx.hits()[0].body.as_ref(), body.as_slice());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_event_link_naming_its_webhook_keeps_the_event() {
+    let app = spawn_app().await;
+    seed_model(&app).await;
+    let v = app
+        .ok(
+            "/api/v1/products/my_product/webhooks/link",
+            json!({"app": "admin", "event": "order.paid", "webhook": "order_created", "env": "prd"}),
+        )
+        .await;
+    assert_eq!(v["registration"]["event"], "order.paid");
+    assert_eq!(v["registration"]["webhook"], "order_created");
+    // It is a different registration from the webhook-wide link of the same env.
+    let wide = link_to(&app, "http://127.0.0.1:9/x").await;
+    assert_ne!(wide, v["link"].as_str().unwrap());
+    app.stop().await;
+}
