@@ -398,7 +398,8 @@ async fn deliver(shared: &Shared, claimed: &Claimed) -> Completion {
         _ => return held(shared, claimed, started_at),
     };
 
-    let secrets = [reg.signing_secret.as_str()];
+    // During a rotation the old secret keeps signing beside the new one.
+    let secrets = reg.signing_secrets(started_at);
     let signing = Signing {
         msg_id: &event.id,
         timestamp: started_at.unix_seconds(),

@@ -1,6 +1,6 @@
 //! Secrets at rest: [`SealedStore`] wraps any backend and encrypts the secret
-//! fields of registrations (receiver auth values, verification and signing
-//! secrets) and connections (provider credentials) before they reach the
+//! fields of registrations (receiver auth values, verification secrets, and
+//! current and rotated-out signing secrets) and connections (provider credentials) before they reach the
 //! database, and decrypts them on the way out. Names stay readable (header
 //! names, env slugs); values do not.
 //!
@@ -145,6 +145,9 @@ impl DocCipher {
         }
         r.verification_secret = r.verification_secret.as_deref().map(|s| self.seal(s));
         r.signing_secret = self.seal(&r.signing_secret);
+        for p in &mut r.provider.previous_signing_secrets {
+            p.secret = self.seal(&p.secret);
+        }
         r
     }
 
@@ -154,6 +157,9 @@ impl DocCipher {
         }
         r.verification_secret = r.verification_secret.map(|s| self.open(&s)).transpose()?;
         r.signing_secret = self.open(&r.signing_secret)?;
+        for p in &mut r.provider.previous_signing_secrets {
+            p.secret = self.open(&p.secret)?;
+        }
         Ok(r)
     }
 

@@ -192,7 +192,11 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{}: {e}", p.preset));
                 assert!(!w.events.is_empty(), "{}/{}", p.preset, w.tag);
                 if let Some(r) = &w.registration {
-                    assert!(p.base_url.is_some(), "{} registers but has no base_url", p.preset);
+                    assert!(
+                        p.base_url.is_some(),
+                        "{} registers but has no base_url",
+                        p.preset
+                    );
                     let envs = w.envs(&p.envs);
                     let api = envs[0].provider_api().expect("api kept");
                     hookline_core::provider::validate_api(api)
@@ -201,10 +205,20 @@ mod tests {
                 }
             }
         }
-        for required in ["stripe", "github", "shopify", "slack", "paystack", "standard_webhooks"] {
+        for required in [
+            "stripe",
+            "github",
+            "shopify",
+            "slack",
+            "paystack",
+            "standard_webhooks",
+        ] {
             assert!(get(required).is_some(), "{required}");
         }
-        assert_eq!(get("github").unwrap().webhooks[0].mode(), "full_registration");
+        assert_eq!(
+            get("github").unwrap().webhooks[0].mode(),
+            "full_registration"
+        );
         assert_eq!(get("paystack").unwrap().webhooks[0].mode(), "link");
     }
 }

@@ -17,8 +17,8 @@
 use crate::locks::{KeyGuard, KeyedLocks};
 use hookline_core::event::ErrorKind;
 use hookline_core::model::{
-    App, AppWebhook, Auth, HttpMethod, ProviderApi, ProviderStatus, Registration,
-    RequestTemplate, WebhookEnv,
+    App, AppWebhook, Auth, HttpMethod, ProviderApi, ProviderStatus, Registration, RequestTemplate,
+    WebhookEnv,
 };
 use hookline_core::outbound::ForwardRequest;
 use hookline_core::provider::{self, CallSpec, TemplateError, Vars};
@@ -87,16 +87,26 @@ impl Providers {
         for (k, v) in &req.headers {
             builder = builder.header(k.as_str(), v.as_str());
         }
+        // Errors drop the URL: its query may carry credentials (auth
+        // `query`), and the message is stored and shown.
         let request = builder.build().map_err(|e| SendError {
             kind: ErrorKind::Request,
-            message: chain_message(&e),
+            message: chain_message(&e.without_url()),
         })?;
         let exchange = async {
-            let mut response = self.client.execute(request).await?;
+            let mut response = self
+                .client
+                .execute(request)
+                .await
+                .map_err(reqwest::Error::without_url)?;
             let status = response.status().as_u16();
             let mut body = Vec::new();
             let mut truncated = false;
-            while let Some(chunk) = response.chunk().await? {
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(reqwest::Error::without_url)?
+            {
                 let room = MAX_ANSWER_BYTES - body.len();
                 if chunk.len() > room {
                     body.extend_from_slice(&chunk[..room]);
@@ -377,7 +387,10 @@ pub fn apply_enable(reg: &mut Registration, plan: &Plan, outcome: Outcome, now: 
         let id = p.provider_id.clone().unwrap_or_default();
         p.status = ProviderStatus::Registered;
         p.message = Some(format!("updated webhook {id}"));
-        if let Some(secret) = answer.and_then(|a| a.secret).or_else(|| plan.secret.clone()) {
+        if let Some(secret) = answer
+            .and_then(|a| a.secret)
+            .or_else(|| plan.secret.clone())
+        {
             reg.verification_secret = Some(secret);
         }
         return;

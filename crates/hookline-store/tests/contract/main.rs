@@ -59,7 +59,7 @@ pub async fn make_pg_store() -> Option<TestStore> {
 
 /// A migrated store in a new test database, and the database's guard.
 pub async fn pg_store() -> Option<(DynStore, TestDatabase)> {
-    let server = testing::server_url("the storage contract")?;
+    let server = testing::server_url("storage contract")?;
     let db = TestDatabase::create(&server)
         .await
         .expect("create a test database");

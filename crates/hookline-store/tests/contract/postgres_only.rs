@@ -18,7 +18,7 @@ async fn node(url: &str) -> DynStore {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_starting_together_migrate_once() -> anyhow::Result<()> {
-    let Some(server) = testing::server_url("the storage contract") else {
+    let Some(server) = testing::server_url("storage contract") else {
         return Ok(());
     };
     let db = TestDatabase::create(&server).await?;

@@ -358,7 +358,9 @@ fn webhook_env(e: WebhookEnvWire) -> Result<WebhookEnv> {
         if e.registration_url.is_none() {
             return Err(Error::invalid(
                 "invalid_registration",
-                format!("env `{slug}`: `registration` needs a `registration_url` (the create call)"),
+                format!(
+                    "env `{slug}`: `registration` needs a `registration_url` (the create call)"
+                ),
             ));
         }
         hookline_core::provider::validate_api(api)
@@ -366,7 +368,9 @@ fn webhook_env(e: WebhookEnvWire) -> Result<WebhookEnv> {
     }
     let mut sample = e.sample.map(template);
     if let Some(api) = api {
-        sample.get_or_insert_with(RequestTemplate::default).provider_api = Some(Box::new(api));
+        sample
+            .get_or_insert_with(RequestTemplate::default)
+            .provider_api = Some(Box::new(api));
     }
     Ok(WebhookEnv {
         slug,

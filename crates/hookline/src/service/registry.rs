@@ -20,8 +20,8 @@
 
 use super::Gateway;
 use crate::error::{Error, Result};
-use hookline_core::ids::{new_id, new_signing_secret, LinkId};
 use crate::providers::{self, CallContext};
+use hookline_core::ids::{new_id, new_signing_secret, LinkId};
 use hookline_core::model::{
     App, AppWebhook, Auth, Connection, Product, ProviderRegistration, ProviderStatus, Receiver,
     Registration, RegistrationKey,
@@ -156,7 +156,12 @@ impl Target<'_> {
     }
 
     /// What the provider calls for `reg` are built from.
-    fn call_context(&self, gateway: &Gateway, reg: &Registration, extra: &Auth) -> Option<CallContext<'_>> {
+    fn call_context(
+        &self,
+        gateway: &Gateway,
+        reg: &Registration,
+        extra: &Auth,
+    ) -> Option<CallContext<'_>> {
         let env = self.webhook.env(&reg.app_env)?;
         let auth = self
             .connection
@@ -274,7 +279,10 @@ impl Gateway {
                 .map_err(|e| {
                     Error::invalid(
                         "invalid_registration_call",
-                        format!("the registration call for env `{}` cannot be built: {e}", env.slug),
+                        format!(
+                            "the registration call for env `{}` cannot be built: {e}",
+                            env.slug
+                        ),
                     )
                 })?;
                 if let Some(plan) = plan {
@@ -289,8 +297,7 @@ impl Gateway {
         }
 
         // Outside any transaction; every env's outcome is recorded below.
-        let outcomes =
-            futures::future::join_all(plans.iter().map(|p| self.providers.run(p))).await;
+        let outcomes = futures::future::join_all(plans.iter().map(|p| self.providers.run(p))).await;
         let now = Millis::now();
         let mut created = Vec::new();
         for (plan, outcome) in plans.iter().zip(outcomes) {
@@ -387,6 +394,11 @@ impl Gateway {
             app: &app,
             webhook: &webhook,
         };
+        // `enable` rewrites the same registrations; do not race it.
+        let _lock = self
+            .providers
+            .lock(&product.id, connection.access_tag.as_str(), &webhook.id)
+            .await;
         let app_env = target.app_env(&input.env)?;
         // A webhook-wide link (no event) carries every event; an event link
         // names one, whether or not the webhook was named to pick it.

@@ -36,7 +36,7 @@ pub async fn database_url_for(data_dir: &Path) -> Option<String> {
     if !postgres() {
         return None;
     }
-    let Some(server) = testing::server_url("the integration tests") else {
+    let Some(server) = testing::server_url("integration") else {
         panic!(
             "{BACKEND_VAR}=postgres needs {} to name a PostgreSQL server",
             testing::URL_VAR

@@ -212,7 +212,7 @@ async fn recorded_calls(api: &TestApp, id: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_events_survive_a_node_killed_mid_stream() {
     const N: usize = 240;
-    let Some(server) = testing::server_url("the multi-node tests") else {
+    let Some(server) = testing::server_url("multi-node") else {
         return;
     };
     let db = TestDatabase::create(&server).await.unwrap();
@@ -366,7 +366,7 @@ async fn acknowledged_events_survive_a_node_killed_mid_stream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_node_is_woken_by_another_nodes_ingest() {
-    let Some(server) = testing::server_url("the multi-node tests") else {
+    let Some(server) = testing::server_url("multi-node") else {
         return;
     };
     let db = TestDatabase::create(&server).await.unwrap();

@@ -86,6 +86,17 @@ async fn secrets_written_through_the_api_are_not_in_the_database_file() {
     let body: serde_json::Value = serde_json::from_slice(&hit.body).unwrap();
     assert_eq!(body["api_key"], body_secret);
 
+    // Rotate: the old signing secret is kept (sealed) for the overlap.
+    let reg_id = v["registrations"][0]["id"].as_str().unwrap();
+    let rotated = app
+        .ok(
+            &format!("/api/v1/registrations/{reg_id}/rotate-secret"),
+            json!({}),
+        )
+        .await;
+    let new_secret = rotated["signing_secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, signing_secret);
+
     let bytes = raw_database_bytes(app.dir.path());
     for secret in [
         provider_cred,

@@ -12,6 +12,10 @@
 //!   the same URL), `PATCH` and `DELETE /repos/{owner}/{repo}/hooks/{id}`.
 //! - A junk provider whose answers are wrong in the ways real ones can be.
 
+// The handlers' helpers return the error answer itself as `Err(Response)`,
+// as axum handlers do; boxing it would only add noise to test servers.
+#![allow(clippy::result_large_err)]
+
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -146,7 +150,11 @@ fn stripe_auth(s: &StripeState, headers: &HeaderMap) -> Result<String, Response>
 }
 
 /// Stripe's API reads form-encoded bodies only.
-fn stripe_form(s: &mut StripeState, headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, Response> {
+fn stripe_form(
+    s: &mut StripeState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, Response> {
     let ct = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -188,7 +196,10 @@ fn apply_stripe_fields(e: &mut StripeEndpoint, pairs: &[(String, String)]) {
             "url" => e.url = v.clone(),
             "description" => e.description = Some(v.clone()),
             _ => {
-                if let Some(field) = k.strip_prefix("metadata[").and_then(|r| r.strip_suffix(']')) {
+                if let Some(field) = k
+                    .strip_prefix("metadata[")
+                    .and_then(|r| r.strip_suffix(']'))
+                {
                     e.metadata.insert(field.to_owned(), v.clone());
                 }
             }
@@ -207,7 +218,10 @@ async fn stripe_create(State(s): State<Stripe>, headers: HeaderMap, body: Bytes)
         Err(r) => return r,
     };
     if !pairs.iter().any(|(k, _)| k == "url") {
-        return stripe_error(StatusCode::BAD_REQUEST, "Missing required param: url.".into());
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "Missing required param: url.".into(),
+        );
     }
     if !pairs.iter().any(|(k, _)| k == "enabled_events[]") {
         return stripe_error(
@@ -258,7 +272,11 @@ async fn stripe_update(
     Json(endpoint_json(e, false)).into_response()
 }
 
-async fn stripe_delete(State(s): State<Stripe>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn stripe_delete(
+    State(s): State<Stripe>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let mut s = s.lock().unwrap();
     if let Err(r) = stripe_auth(&s, &headers) {
         return r;
@@ -375,7 +393,11 @@ impl GitHubStandIn {
 fn github_auth(s: &GitHubState, headers: &HeaderMap) -> Result<(), Response> {
     match bearer(headers) {
         Some(t) if t == s.token => Ok(()),
-        _ => Err(github_error(StatusCode::UNAUTHORIZED, "Bad credentials", None)),
+        _ => Err(github_error(
+            StatusCode::UNAUTHORIZED,
+            "Bad credentials",
+            None,
+        )),
     }
 }
 
@@ -397,10 +419,7 @@ fn github_json(headers: &HeaderMap, body: &[u8]) -> Result<Value, Response> {
 fn apply_config(h: &mut GitHubHook, body: &Value) {
     if let Some(config) = body.get("config") {
         h.url = config["url"].as_str().unwrap_or(&h.url).to_owned();
-        h.content_type = config["content_type"]
-            .as_str()
-            .unwrap_or("form")
-            .to_owned();
+        h.content_type = config["content_type"].as_str().unwrap_or("form").to_owned();
         h.secret = config["secret"].as_str().map(str::to_owned);
     }
     if let Some(events) = body.get("events").and_then(Value::as_array) {
@@ -432,18 +451,21 @@ async fn github_create(
         return github_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Validation Failed",
-            Some(json!([{"resource": "Hook", "code": "custom", "message": "Config must contain URL for webhooks"}])),
+            Some(
+                json!([{"resource": "Hook", "code": "custom", "message": "Config must contain URL for webhooks"}]),
+            ),
         );
     };
-    if s
-        .hooks
+    if s.hooks
         .values()
         .any(|h| h.owner == owner && h.repo == repo && h.url == url)
     {
         return github_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Validation Failed",
-            Some(json!([{"resource": "Hook", "code": "custom", "message": "Hook already exists on this repository"}])),
+            Some(
+                json!([{"resource": "Hook", "code": "custom", "message": "Hook already exists on this repository"}]),
+            ),
         );
     }
     s.next += 1;
@@ -479,8 +501,11 @@ async fn github_update(
         Err(r) => return r,
     };
     s.counts.updates += 1;
-    s.patched_secrets
-        .push(body.pointer("/config/secret").and_then(Value::as_str).map(str::to_owned));
+    s.patched_secrets.push(
+        body.pointer("/config/secret")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    );
     match s.hooks.get_mut(&id) {
         Some(h) if h.owner == owner && h.repo == repo => {
             apply_config(h, &body);
@@ -535,11 +560,21 @@ pub async fn spawn_junk_provider() -> String {
         )
         .route(
             "/noid",
-            post(|| async { (StatusCode::CREATED, Json(json!({"ok": true, "object": "webhook"}))) }),
+            post(|| async {
+                (
+                    StatusCode::CREATED,
+                    Json(json!({"ok": true, "object": "webhook"})),
+                )
+            }),
         )
         .route(
             "/boom",
-            post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "upstream exploded\n\u{1b}[0m") }),
+            post(|| async {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "upstream exploded\n\u{1b}[0m",
+                )
+            }),
         )
         .route(
             "/slow",
