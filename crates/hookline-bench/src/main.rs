@@ -303,7 +303,7 @@ async fn run(cli: Cli) -> Result<Vec<String>> {
             keep_data: c.keep_data,
         },
         client: net::client(),
-        bodies: Arc::new(Bodies::new(c.body_min, c.body_max, 64, 1)),
+        bodies: Arc::new(Bodies::new(c.body_min, c.body_max, 64, 1).for_run(rand::random())),
         signer,
         phases: Vec::new(),
         tables: Vec::new(),

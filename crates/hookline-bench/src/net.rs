@@ -59,8 +59,9 @@ struct Accepted {
     id: String,
 }
 
-/// POSTs request `i`'s body to one of `links` (spread evenly by a hash of
-/// `i`), signed as `signer` says. The answer's `id` is the event id.
+/// POSTs the next body (see [`Bodies::next`]) to one of `links` (spread
+/// evenly by a hash of `i`), signed as `signer` says. The answer's `id` is
+/// the event id.
 pub fn ingest_sender(
     client: Client,
     links: Arc<Vec<Uri>>,
@@ -72,7 +73,9 @@ pub fn ingest_sender(
         // Fibonacci hashing: consecutive requests land on unrelated links.
         let pick = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16) % links.len() as u64;
         let uri = links[pick as usize].clone();
-        let body = bodies.body(i);
+        // Not `body(i)`: `i` restarts with every phase, and a repeated
+        // provider event id is answered as a redelivery, never forwarded.
+        let body = bodies.next();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)

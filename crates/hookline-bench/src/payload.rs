@@ -12,6 +12,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use sha2::Sha256;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Width of the number in `evt_<number>`.
 const ID_DIGITS: usize = 20;
@@ -32,7 +33,16 @@ struct Template {
 
 pub struct Bodies {
     templates: Vec<Template>,
+    /// Leading digits of every id, different on every run, so that no two
+    /// requests of any run against the same gateway carry the same provider
+    /// event id (the gateway answers a redelivery without storing it).
+    run: u64,
+    /// Next body number: each body gets its own, whatever the phase.
+    next: AtomicU64,
 }
+
+/// Digits of the per-request counter; the rest of the id is the run.
+const COUNTER_DIGITS: usize = 12;
 
 impl Bodies {
     /// `n` templates with sizes spread over `min..=max` bytes.
@@ -46,14 +56,36 @@ impl Bodies {
                 template(&mut rng, target, event_type)
             })
             .collect();
-        Bodies { templates }
+        Bodies {
+            templates,
+            run: 0,
+            next: AtomicU64::new(0),
+        }
     }
 
-    /// The body of request `i`: template `i mod n` with id `evt_<i>`.
+    /// The same bodies with ids starting with `run` (up to 8 digits).
+    pub fn for_run(mut self, run: u64) -> Self {
+        self.run = run % 100_000_000;
+        self
+    }
+
+    /// The next body: template `k mod n` with id `evt_<run><k>` for a `k`
+    /// no earlier call got.
+    pub fn next(&self) -> Bytes {
+        self.body(self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Body number `i`: template `i mod n` with id `evt_<run><i>`.
     pub fn body(&self, i: u64) -> Bytes {
         let t = &self.templates[(i % self.templates.len() as u64) as usize];
         let mut bytes = t.bytes.clone();
-        let digits = format!("{i:0width$}", width = ID_DIGITS);
+        let digits = format!(
+            "{:0run$}{:0count$}",
+            self.run,
+            i % 10u64.pow(COUNTER_DIGITS as u32),
+            run = ID_DIGITS - COUNTER_DIGITS,
+            count = COUNTER_DIGITS
+        );
         bytes[t.id_at..t.id_at + ID_DIGITS].copy_from_slice(&digits.as_bytes()[..ID_DIGITS]);
         Bytes::from(bytes)
     }
@@ -163,6 +195,17 @@ mod tests {
         assert_eq!(one["id"], "evt_00000000000000000001");
         assert_eq!(two["id"], "evt_00000000000000000017");
         assert_eq!(one["type"], "payment_intent.succeeded");
+    }
+
+    #[test]
+    fn ids_never_repeat_within_or_across_runs() {
+        let b = Bodies::new(1024, 1100, 4, 7).for_run(12_345_678);
+        let id =
+            |body: Bytes| serde_json::from_slice::<serde_json::Value>(&body).unwrap()["id"].clone();
+        assert_eq!(id(b.next()), "evt_12345678000000000000");
+        assert_eq!(id(b.next()), "evt_12345678000000000001");
+        let other = Bodies::new(1024, 1100, 4, 7).for_run(7);
+        assert_eq!(id(other.next()), "evt_00000007000000000000");
     }
 
     #[test]
