@@ -19,12 +19,15 @@
 //! - [`postgres`]: one database shared by several nodes.
 //! - [`monitor`]: values of the monitoring methods (gauges, traffic, health,
 //!   replay jobs).
+//! - `batch`: how batches are cut into statements and what a failed batch
+//!   insert names, shared by both backends.
 //! - `codec`: backend-neutral mapping between rows and domain values (JSON
 //!   docs, event/attempt/payload columns), for every backend to share.
 //! - [`rules`]: the queue's rules as pure functions (what a completion does,
 //!   when a replay is allowed, page sizes), so backends differ only in SQL.
 #![forbid(unsafe_code)]
 
+mod batch;
 mod codec;
 pub mod error;
 pub mod monitor;
@@ -224,6 +227,42 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a batch of received events (with payloads) in one transaction.
     /// An event with `next_attempt_at` set is queued.
     async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()>;
+    /// Like [`insert_events`](Store::insert_events), leaving out provider
+    /// redeliveries: an event whose `provider_event_id` this registration
+    /// already received at or after `dedup_since` (or earlier in the same
+    /// batch) is not stored. The answer holds, per event, `None` when it was
+    /// stored and the original's id when it was left out.
+    ///
+    /// This default checks, then inserts; callers must not run two at once
+    /// (ingest's single group-commit writer doesn't). A backend that writes
+    /// through one connection overrides it to check and insert in one
+    /// transaction at the cost of one lookup per batch.
+    async fn insert_new_events(
+        &self,
+        events: Vec<(Event, Payload)>,
+        dedup_since: Millis,
+    ) -> Result<Vec<Option<String>>> {
+        let mut originals = Vec::with_capacity(events.len());
+        let mut fresh = Vec::with_capacity(events.len());
+        for (event, payload) in events {
+            let original = match &event.provider_event_id {
+                Some(pid) => match batch::earlier_in_batch(&fresh, &event) {
+                    Some(id) => Some(id),
+                    None => {
+                        self.find_duplicate(&event.registration_id, pid, dedup_since)
+                            .await?
+                    }
+                },
+                None => None,
+            };
+            if original.is_none() {
+                fresh.push((event, payload));
+            }
+            originals.push(original);
+        }
+        self.insert_events(&fresh).await?;
+        Ok(originals)
+    }
     /// The id of an event of this registration with this provider event id
     /// received at or after `since`, if any (dedup of provider redeliveries).
     async fn find_duplicate(

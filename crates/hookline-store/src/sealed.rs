@@ -389,6 +389,14 @@ impl Store for SealedStore {
         self.inner.insert_events(events).await
     }
 
+    async fn insert_new_events(
+        &self,
+        events: Vec<(Event, Payload)>,
+        dedup_since: Millis,
+    ) -> Result<Vec<Option<String>>> {
+        self.inner.insert_new_events(events, dedup_since).await
+    }
+
     async fn find_duplicate(
         &self,
         registration_id: &str,

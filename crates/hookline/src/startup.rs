@@ -99,9 +99,14 @@ impl Application {
             )),
             dedup_window: config.providers.dedup_window,
             rotation_overlap: config.signing.rotation_overlap,
+            links: Arc::default(),
         };
         let (writer_handle, writer) = {
-            let (w, h) = group_commit::Writer::spawn(store.clone(), config.ingest.batch_max);
+            let (w, h) = group_commit::Writer::spawn(
+                store.clone(),
+                config.ingest.batch_max,
+                config.providers.dedup_window,
+            );
             (h, w)
         };
         let shutdown = CancellationToken::new();

@@ -3,6 +3,7 @@
 //! replaying one, and deleting expired ones (retention).
 
 use super::PgStore;
+use crate::batch::{chunk_by_bytes, first_conflict};
 use crate::codec::{
     attempt_columns, event_columns, parse_status, AttemptRow, EventRow, EventValues, PayloadRow,
     PayloadValues,
@@ -13,11 +14,6 @@ use hookline_core::event::{Attempt, Event, Payload};
 use hookline_core::time::Millis;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Postgres, QueryBuilder};
-use std::collections::HashSet;
-
-/// Payload bytes per `INSERT` statement: one batch of large bodies is split
-/// so no single message nears PostgreSQL's 1 GiB limit.
-const PAYLOAD_CHUNK_BYTES: usize = 32 << 20;
 
 /// A whole batch in two statements, one array per column: the round trips
 /// are the same for 1 event or 500.
@@ -104,38 +100,6 @@ pub(super) async fn insert(s: &PgStore, events: &[(Event, Payload)]) -> Result<(
         s.notifier.work_committed();
     }
     Ok(())
-}
-
-/// The id that kept the batch from being inserted whole: one already
-/// stored, or one given twice in the batch.
-fn first_conflict(events: &[(Event, Payload)], inserted: Vec<(String,)>) -> String {
-    let inserted: HashSet<String> = inserted.into_iter().map(|(id,)| id).collect();
-    let mut seen = HashSet::new();
-    events
-        .iter()
-        .map(|(e, _)| &e.id)
-        .find(|id| !inserted.contains(*id) || !seen.insert(*id))
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Consecutive slices of `items` whose `size` adds up to at most
-/// [`PAYLOAD_CHUNK_BYTES`] (a bigger single item gets a slice of its own).
-fn chunk_by_bytes<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
-    let mut chunks = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, item) in items.iter().enumerate() {
-        let n = size(item);
-        if i > start && bytes + n > PAYLOAD_CHUNK_BYTES {
-            chunks.push(&items[start..i]);
-            (start, bytes) = (i, 0);
-        }
-        bytes += n;
-    }
-    if start < items.len() {
-        chunks.push(&items[start..]);
-    }
-    chunks
 }
 
 pub(super) async fn find_duplicate(
@@ -288,19 +252,4 @@ pub(super) async fn delete_expired(s: &PgStore, before: Millis, limit: u32) -> R
     .await?
     .rows_affected();
     Ok(deleted)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payload_chunks_stay_under_the_byte_budget() {
-        let sizes = [10 << 20, 10 << 20, 10 << 20, 10 << 20, 40 << 20, 1];
-        let chunks = chunk_by_bytes(&sizes, |n| *n);
-        let lens: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
-        assert_eq!(lens, [3, 1, 1, 1]);
-        assert!(chunk_by_bytes(&[] as &[usize], |n| *n).is_empty());
-        assert_eq!(chunk_by_bytes(&[1, 2, 3], |n| *n).len(), 1);
-    }
 }

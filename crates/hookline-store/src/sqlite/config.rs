@@ -31,7 +31,7 @@ pub(super) async fn insert_api_key(s: &SqliteStore, key: &ApiKey) -> Result<()> 
         .bind(&key.hash)
         .bind(key.created_at.0)
         .bind(to_doc(key)?)
-        .execute(&s.writer)
+        .execute(&mut *s.write().await?)
         .await
         // Never echo a key hash into an error message.
         .or_conflict("api key", |_| key.id.clone())?;
@@ -55,7 +55,7 @@ pub(super) async fn insert_app(s: &SqliteStore, app: &App) -> Result<()> {
         .bind(app.created_at.0)
         .bind(app.updated_at.0)
         .bind(to_doc(app)?)
-        .execute(&s.writer)
+        .execute(&mut *s.write().await?)
         .await
         .or_conflict("app", |_| app.tag.to_string())?;
     Ok(())
@@ -67,7 +67,7 @@ pub(super) async fn update_app(s: &SqliteStore, app: &App) -> Result<()> {
         .bind(app.updated_at.0)
         .bind(to_doc(app)?)
         .bind(&app.id)
-        .execute(&s.writer)
+        .execute(&mut *s.write().await?)
         .await
         .or_conflict("app", |_| app.tag.to_string())?;
     Ok(())
@@ -100,7 +100,7 @@ pub(super) async fn list_apps(s: &SqliteStore) -> Result<Vec<App>> {
 pub(super) async fn delete_app(s: &SqliteStore, id: &str) -> Result<()> {
     sqlx::query("DELETE FROM apps WHERE id = ?")
         .bind(id)
-        .execute(&s.writer)
+        .execute(&mut *s.write().await?)
         .await?;
     Ok(())
 }
@@ -122,7 +122,7 @@ pub(super) async fn insert_webhook(s: &SqliteStore, w: &AppWebhook) -> Result<()
     .bind(w.created_at.0)
     .bind(w.updated_at.0)
     .bind(to_doc(w)?)
-    .execute(&s.writer)
+    .execute(&mut *s.write().await?)
     .await
     .or_conflict("webhook", |_| webhook_key(w))?;
     Ok(())
@@ -134,7 +134,7 @@ pub(super) async fn update_webhook(s: &SqliteStore, w: &AppWebhook) -> Result<()
         .bind(w.updated_at.0)
         .bind(to_doc(w)?)
         .bind(&w.id)
-        .execute(&s.writer)
+        .execute(&mut *s.write().await?)
         .await
         .or_conflict("webhook", |_| webhook_key(w))?;
     Ok(())
@@ -173,7 +173,7 @@ pub(super) async fn list_webhooks(s: &SqliteStore, app_id: &str) -> Result<Vec<A
 pub(super) async fn delete_webhook(s: &SqliteStore, id: &str) -> Result<()> {
     sqlx::query("DELETE FROM webhooks WHERE id = ?")
         .bind(id)
-        .execute(&s.writer)
+        .execute(&mut *s.write().await?)
         .await?;
     Ok(())
 }
@@ -189,7 +189,7 @@ pub(super) async fn insert_product(s: &SqliteStore, p: &Product) -> Result<()> {
     .bind(p.created_at.0)
     .bind(p.updated_at.0)
     .bind(to_doc(p)?)
-    .execute(&s.writer)
+    .execute(&mut *s.write().await?)
     .await
     .or_conflict("product", |_| p.tag.to_string())?;
     Ok(())
@@ -201,7 +201,7 @@ pub(super) async fn update_product(s: &SqliteStore, p: &Product) -> Result<()> {
         .bind(p.updated_at.0)
         .bind(to_doc(p)?)
         .bind(&p.id)
-        .execute(&s.writer)
+        .execute(&mut *s.write().await?)
         .await
         .or_conflict("product", |_| p.tag.to_string())?;
     Ok(())
@@ -227,7 +227,7 @@ pub(super) async fn list_products(s: &SqliteStore) -> Result<Vec<Product>> {
 pub(super) async fn delete_product(s: &SqliteStore, id: &str) -> Result<()> {
     sqlx::query("DELETE FROM products WHERE id = ?")
         .bind(id)
-        .execute(&s.writer)
+        .execute(&mut *s.write().await?)
         .await?;
     Ok(())
 }
@@ -246,7 +246,7 @@ pub(super) async fn insert_connection(s: &SqliteStore, c: &Connection) -> Result
     .bind(c.created_at.0)
     .bind(c.updated_at.0)
     .bind(to_doc(c)?)
-    .execute(&s.writer)
+    .execute(&mut *s.write().await?)
     .await
     .or_conflict("connection", |_| c.access_tag.to_string())?;
     Ok(())
@@ -261,7 +261,7 @@ pub(super) async fn update_connection(s: &SqliteStore, c: &Connection) -> Result
     .bind(c.updated_at.0)
     .bind(to_doc(c)?)
     .bind(&c.id)
-    .execute(&s.writer)
+    .execute(&mut *s.write().await?)
     .await
     .or_conflict("connection", |_| c.access_tag.to_string())?;
     Ok(())
@@ -303,7 +303,7 @@ pub(super) async fn count_connections_for_app(s: &SqliteStore, app_id: &str) -> 
 pub(super) async fn delete_connection(s: &SqliteStore, id: &str) -> Result<()> {
     sqlx::query("DELETE FROM connections WHERE id = ?")
         .bind(id)
-        .execute(&s.writer)
+        .execute(&mut *s.write().await?)
         .await?;
     Ok(())
 }

@@ -3,53 +3,120 @@
 //! replaying one, and deleting expired ones (retention).
 
 use super::SqliteStore;
+use crate::batch::{chunk_by_bytes, first_conflict};
 use crate::codec::{
     attempt_columns, event_columns, parse_status, AttemptRow, EventRow, EventValues, PayloadRow,
     PayloadValues,
 };
-use crate::error::OrConflict;
 use crate::rules::{id_tracks_time, id_window, list_limit, requeue_allowed};
-use crate::{EventFilter, Requeue, Result};
+use crate::{EventFilter, Requeue, Result, StoreError};
 use hookline_core::event::{Attempt, Event, Payload};
 use hookline_core::time::Millis;
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Connection;
+use sqlx::SqliteConnection;
 use sqlx::{FromRow, QueryBuilder, Sqlite};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
-type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
-
-const INSERT_EVENT: &str = concat!(
-    "INSERT INTO events (",
-    event_columns!(),
-    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-);
-
-/// Binds an event's values in `event_columns!()` order.
-fn bind_event<'q>(q: SqliteQuery<'q>, v: &'q EventValues<'_>) -> SqliteQuery<'q> {
-    q.bind(v.id)
-        .bind(v.registration_id)
-        .bind(v.product_tag)
-        .bind(v.access_tag)
-        .bind(v.webhook_tag)
-        .bind(v.env)
-        .bind(v.event_type)
-        .bind(v.status)
-        .bind(v.received_at)
-        .bind(v.updated_at)
-        .bind(v.attempts)
-        .bind(v.retry_base)
-        .bind(v.next_attempt_at)
-        .bind(v.delivered_at)
-        .bind(v.last_response_status)
-        .bind(v.last_error)
-        .bind(v.provider_event_id)
-        .bind(v.verification.as_deref())
-}
+/// Events per multi-row `INSERT`: 18 bound values each, well under
+/// SQLite's limit of 32,766.
+const EVENT_CHUNK: usize = 500;
 
 pub(super) async fn insert(s: &SqliteStore, events: &[(Event, Payload)]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
+    let mut conn = s.write().await?;
+    let mut tx = conn.begin().await?;
+    insert_in(s, &mut tx, events).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`insert`] leaving out provider redeliveries, with the lookup of
+/// originals and the insert in one transaction on the one writer, so a
+/// redelivery can never slip in between.
+pub(super) async fn insert_new(
+    s: &SqliteStore,
+    events: Vec<(Event, Payload)>,
+    dedup_since: Millis,
+) -> Result<Vec<Option<String>>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conn = s.write().await?;
+    let mut tx = conn.begin().await?;
+    let mut stored = stored_originals(&mut tx, &events, dedup_since).await?;
+    let mut originals = Vec::with_capacity(events.len());
+    let mut fresh = Vec::with_capacity(events.len());
+    for (event, payload) in events {
+        let original = event.provider_event_id.as_ref().and_then(|pid| {
+            let key = (event.registration_id.clone(), pid.clone());
+            match stored.get(&key) {
+                Some(id) => Some(id.clone()),
+                None => {
+                    // Later copies in this batch redeliver this one.
+                    stored.insert(key, event.id.clone());
+                    None
+                }
+            }
+        });
+        if original.is_none() {
+            fresh.push((event, payload));
+        }
+        originals.push(original);
+    }
+    if !fresh.is_empty() {
+        insert_in(s, &mut tx, &fresh).await?;
+    }
+    tx.commit().await?;
+    Ok(originals)
+}
+
+/// The earliest stored event at or after `since` for each (registration,
+/// provider event id) of the batch that has one: one statement per chunk.
+async fn stored_originals(
+    conn: &mut SqliteConnection,
+    events: &[(Event, Payload)],
+    since: Millis,
+) -> Result<HashMap<(String, String), String>> {
+    let mut keys: Vec<(&str, &str)> = events
+        .iter()
+        .filter_map(|(e, _)| Some((e.registration_id.as_str(), e.provider_event_id.as_deref()?)))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(EVENT_CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new("WITH k(registration_id, provider_event_id) AS (");
+        qb.push_values(chunk, |mut row, (reg, pid)| {
+            row.push_bind(*reg).push_bind(*pid);
+        });
+        qb.push(
+            ") SELECT k.registration_id, k.provider_event_id, \
+               (SELECT e.id FROM events e WHERE e.registration_id = k.registration_id \
+                  AND e.provider_event_id = k.provider_event_id AND e.received_at >= ",
+        )
+        .push_bind(since.0)
+        .push(" ORDER BY e.received_at LIMIT 1) AS original FROM k");
+        let rows: Vec<(String, String, Option<String>)> =
+            qb.build_query_as().fetch_all(&mut *conn).await?;
+        for (reg, pid, original) in rows {
+            if let Some(original) = original {
+                found.insert((reg, pid), original);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Inserts a batch inside the caller's transaction.
+async fn insert_in(
+    s: &SqliteStore,
+    tx: &mut SqliteConnection,
+    events: &[(Event, Payload)],
+) -> Result<()> {
     let breaks_id_time = s.ids_track_time.load(Ordering::Acquire)
         && !events
             .iter()
@@ -63,32 +130,71 @@ pub(super) async fn insert(s: &SqliteStore, events: &[(Event, Payload)]) -> Resu
              listing by time falls back to slower plans from now on"
         );
     }
-    let mut tx = s.writer.begin().await?;
     if breaks_id_time {
         sqlx::query("UPDATE meta SET value = '0' WHERE key = 'event_ids_track_time'")
             .execute(&mut *tx)
             .await?;
     }
-    for (event, payload) in events {
-        let ev = EventValues::new(event)?;
-        bind_event(sqlx::query(INSERT_EVENT), &ev)
-            .execute(&mut *tx)
-            .await
-            .or_conflict("event", |_| event.id.clone())?;
-        let pv = PayloadValues::new(payload)?;
-        sqlx::query(
-            "INSERT INTO event_payloads (event_id, method, query, headers, body) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&event.id)
-        .bind(pv.method)
-        .bind(pv.query)
-        .bind(&pv.headers)
-        .bind(pv.body)
-        .execute(&mut *tx)
-        .await?;
+    // Multi-row statements: the cost of a batch is a handful of round trips
+    // to the connection's thread, however many events it holds.
+    let values = events
+        .iter()
+        .map(|(e, _)| EventValues::new(e))
+        .collect::<Result<Vec<_>>>()?;
+    let mut inserted: Vec<(String,)> = Vec::with_capacity(events.len());
+    for chunk in values.chunks(EVENT_CHUNK) {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(concat!("INSERT INTO events (", event_columns!(), ") "));
+        qb.push_values(chunk, |mut row, v| {
+            row.push_bind(v.id)
+                .push_bind(v.registration_id)
+                .push_bind(v.product_tag)
+                .push_bind(v.access_tag)
+                .push_bind(v.webhook_tag)
+                .push_bind(v.env)
+                .push_bind(v.event_type)
+                .push_bind(v.status)
+                .push_bind(v.received_at)
+                .push_bind(v.updated_at)
+                .push_bind(v.attempts)
+                .push_bind(v.retry_base)
+                .push_bind(v.next_attempt_at)
+                .push_bind(v.delivered_at)
+                .push_bind(v.last_response_status)
+                .push_bind(v.last_error)
+                .push_bind(v.provider_event_id)
+                .push_bind(v.verification.as_deref());
+        });
+        qb.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+        inserted.extend(qb.build_query_as().fetch_all(&mut *tx).await?);
     }
-    tx.commit().await?;
+    if inserted.len() < events.len() {
+        // Dropping `tx` rolls the whole batch back.
+        return Err(StoreError::Conflict {
+            entity: "event",
+            key: first_conflict(events, inserted),
+        });
+    }
+
+    let payloads = events
+        .iter()
+        .map(|(e, p)| Ok((e.id.as_str(), PayloadValues::new(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    for by_bytes in chunk_by_bytes(&payloads, |(_, p)| p.body.len()) {
+        for chunk in by_bytes.chunks(EVENT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO event_payloads (event_id, method, query, headers, body) ",
+            );
+            qb.push_values(chunk, |mut row, (id, p)| {
+                row.push_bind(*id)
+                    .push_bind(p.method)
+                    .push_bind(p.query)
+                    .push_bind(p.headers.as_str())
+                    .push_bind(p.body);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+    }
     Ok(())
 }
 
@@ -213,7 +319,8 @@ pub(super) async fn list_attempts(s: &SqliteStore, event_id: &str) -> Result<Vec
 pub(super) async fn requeue(s: &SqliteStore, id: &str, now: Millis) -> Result<Requeue> {
     // Read and write on the writer in one transaction: no claim can slip in
     // between the check and the update.
-    let mut tx = s.writer.begin().await?;
+    let mut conn = s.write().await?;
+    let mut tx = conn.begin().await?;
     let current: Option<(String, Option<i64>)> =
         sqlx::query_as("SELECT status, lease_until FROM events WHERE id = ?")
             .bind(id)
@@ -255,7 +362,7 @@ pub(super) async fn delete_expired(s: &SqliteStore, before: Millis, limit: u32) 
     )
     .bind(before.0)
     .bind(i64::from(limit))
-    .execute(&s.writer)
+    .execute(&mut *s.write().await?)
     .await?
     .rows_affected();
     Ok(deleted)

@@ -9,12 +9,16 @@
 //! - `queue`: claiming, completing and releasing leased events.
 //! - `monitor`: queue gauges, traffic, registration health, replay jobs.
 //!
-//! # Why two pools
-//! SQLite has one writer at a time. Every write goes through `writer`, a
-//! pool of exactly one connection, so writes queue in the pool instead of
-//! fighting over the file lock with `SQLITE_BUSY`. Reads go through `reader`,
-//! whose connections are `query_only`: in WAL mode they never block the writer
-//! nor each other, and a write sent there by mistake fails loudly.
+//! # Why one writer connection and a reader pool
+//! SQLite has one writer at a time. Every write goes through `writer`, one
+//! connection behind a mutex, so writes queue for it instead of fighting over
+//! the file lock with `SQLITE_BUSY`. It is not a one-connection sqlx pool
+//! because a pool pings each connection it gets back, and for SQLite a ping
+//! is one more round trip to the connection's thread after every write.
+//! The delivery loop's reads (payloads and registrations of a claim, the next
+//! due time) go through it too, for the same reason. Other reads go through
+//! `reader`, whose connections are `query_only`: in WAL mode they never block
+//! the writer nor each other, and a write sent there by mistake fails loudly.
 //!
 //! Architecture invariant: no method holds a transaction open across anything
 //! but SQL; a transaction never waits on the network.
@@ -33,11 +37,12 @@ use hookline_core::model::{
     ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey,
 };
 use hookline_core::time::Millis;
-use sqlx::SqlitePool;
+use sqlx::{Connection as _, SqliteConnection, SqlitePool};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 pub use open::database_path;
 
@@ -70,8 +75,8 @@ impl Default for SqliteOptions {
 /// holds two pools.
 #[derive(Debug)]
 pub struct SqliteStore {
-    /// Exactly one connection: every write, in order.
-    writer: SqlitePool,
+    /// The one write connection; `None` once closed.
+    writer: Mutex<Option<SqliteConnection>>,
     /// `query_only` connections for reads, concurrent with the writer.
     reader: SqlitePool,
     /// The database file, for messages.
@@ -100,12 +105,22 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Closes both pools, waiting for connections in use to come back, so the
-    /// WAL is checkpointed before the process exits. Dropping the store
-    /// without it is safe, only less tidy.
+    /// Closes the readers and the writer, waiting for connections in use to
+    /// come back, so the WAL is checkpointed before the process exits.
+    /// Dropping the store without it is safe, only less tidy.
     pub async fn close(&self) {
         self.reader.close().await;
-        self.writer.close().await;
+        if let Some(conn) = self.writer.lock().await.take() {
+            if let Err(e) = conn.close().await {
+                tracing::warn!(error = %e, "closing the SQLite writer failed");
+            }
+        }
+    }
+
+    /// The write connection, once the writes queued before this one are done.
+    async fn write(&self) -> Result<MappedMutexGuard<'_, SqliteConnection>> {
+        MutexGuard::try_map(self.writer.lock().await, Option::as_mut)
+            .map_err(|_| sqlx::Error::PoolClosed.into())
     }
 }
 
@@ -222,6 +237,13 @@ impl Store for SqliteStore {
 
     async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()> {
         events::insert(self, events).await
+    }
+    async fn insert_new_events(
+        &self,
+        events: Vec<(Event, Payload)>,
+        dedup_since: Millis,
+    ) -> Result<Vec<Option<String>>> {
+        events::insert_new(self, events, dedup_since).await
     }
     async fn find_duplicate(
         &self,

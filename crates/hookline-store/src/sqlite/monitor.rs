@@ -15,6 +15,7 @@ use crate::rules::list_limit;
 use crate::{EventFilter, Result, StoreError};
 use hookline_core::event::Event;
 use hookline_core::time::Millis;
+use sqlx::Connection;
 use sqlx::{QueryBuilder, Sqlite};
 use std::collections::BTreeMap;
 
@@ -253,7 +254,8 @@ pub(super) async fn save_registration_health(
 ) -> Result<bool> {
     // Read and write in one transaction on the single writer: two checks
     // can never both see the same change.
-    let mut tx = s.writer.begin().await?;
+    let mut conn = s.write().await?;
+    let mut tx = conn.begin().await?;
     let prev: Option<(i64, i64)> =
         sqlx::query_as("SELECT healthy, since FROM registration_health WHERE registration_id = ?")
             .bind(&h.registration_id)
@@ -348,7 +350,7 @@ pub(super) async fn insert_replay_job(s: &SqliteStore, job: &ReplayJob) -> Resul
     .bind(job.finished_at.map(|t| t.0))
     .bind(job.owner.as_deref())
     .bind(job.lease_until.map(|t| t.0))
-    .execute(&s.writer)
+    .execute(&mut *s.write().await?)
     .await
     .map_err(|e| match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
@@ -396,7 +398,7 @@ pub(super) async fn claim_replay_job(
     .bind(owner)
     .bind(lease_until.0)
     .bind(now.0)
-    .fetch_optional(&s.writer)
+    .fetch_optional(&mut *s.write().await?)
     .await?;
     row.map(ReplayJob::try_from).transpose()
 }
@@ -421,7 +423,7 @@ pub(super) async fn update_replay_job(
     .bind(job.lease_until.map(|t| t.0))
     .bind(&job.id)
     .bind(owner)
-    .execute(&s.writer)
+    .execute(&mut *s.write().await?)
     .await?
     .rows_affected();
     Ok(done == 1)
@@ -432,7 +434,8 @@ pub(super) async fn cancel_replay_job(
     id: &str,
     now: Millis,
 ) -> Result<Option<ReplayJob>> {
-    let mut tx = s.writer.begin().await?;
+    let mut conn = s.write().await?;
+    let mut tx = conn.begin().await?;
     sqlx::query(
         "UPDATE replay_jobs SET status = 'cancelled', finished_at = ?1, updated_at = ?1, \
            owner = NULL, lease_until = NULL \
@@ -456,7 +459,7 @@ pub(super) async fn release_replay_jobs(s: &SqliteStore, owner: &str) -> Result<
     Ok(
         sqlx::query("UPDATE replay_jobs SET owner = NULL, lease_until = NULL WHERE owner = ?")
             .bind(owner)
-            .execute(&s.writer)
+            .execute(&mut *s.write().await?)
             .await?
             .rows_affected(),
     )

@@ -4,10 +4,12 @@
 use super::{queue, SqliteOptions, SqliteStore};
 use crate::{Result, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::ConnectOptions;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use tokio::sync::Mutex;
 
 /// Versioned schema files, embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -59,21 +61,17 @@ pub(super) async fn open(path_or_url: &str, opts: &SqliteOptions) -> Result<Sqli
         .filename(&path)
         .busy_timeout(opts.busy_timeout)
         .foreign_keys(true);
-    let writer = SqlitePoolOptions::new()
-        .max_connections(1)
-        .min_connections(1)
-        .acquire_timeout(opts.acquire_timeout)
-        .connect_with(
-            base.clone()
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                // An acknowledged ingest must survive power loss: fsync the WAL
-                // on every commit.
-                .synchronous(SqliteSynchronous::Full),
-        )
+    let mut writer = base
+        .clone()
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // An acknowledged ingest must survive power loss: fsync the WAL
+        // on every commit.
+        .synchronous(SqliteSynchronous::Full)
+        .connect()
         .await?;
     if opts.migrate {
-        MIGRATOR.run(&writer).await?;
+        MIGRATOR.run_direct(&mut writer).await?;
     }
     // Readers are opened after the writer has put the file in WAL mode (a
     // persistent setting), so they need not set it themselves.
@@ -86,12 +84,12 @@ pub(super) async fn open(path_or_url: &str, opts: &SqliteOptions) -> Result<Sqli
     // A missing row (schema not migrated by us) means "don't rely on ids".
     let ids_track_time: Option<(String,)> =
         sqlx::query_as("SELECT value FROM meta WHERE key = 'event_ids_track_time'")
-            .fetch_optional(&writer)
+            .fetch_optional(&mut writer)
             .await?;
     let ids_track_time = ids_track_time.is_some_and(|(v,)| v == "1");
 
     let store = SqliteStore {
-        writer,
+        writer: Mutex::new(Some(writer)),
         reader,
         path,
         ids_track_time: AtomicBool::new(ids_track_time),

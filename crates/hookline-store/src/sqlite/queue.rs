@@ -13,8 +13,8 @@ use crate::{Claimed, Result};
 use hookline_core::event::{Completion, Event, EventStatus, Payload};
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
-use sqlx::{FromRow, QueryBuilder, Sqlite};
-use std::collections::HashMap;
+use sqlx::{Connection, FromRow, QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::{HashMap, HashSet};
 
 /// Ids per `IN (…)` list, well under SQLite's bound-parameter limit.
 const IN_CHUNK: usize = 500;
@@ -29,9 +29,10 @@ pub(super) async fn claim_due(
     if limit == 0 {
         return Ok(Vec::new());
     }
+    let mut conn = s.write().await?;
     // One statement picks and leases, so two claimers can never take the
-    // same event; it commits before anyone calls a receiver.
-    let mut tx = s.writer.begin().await?;
+    // same event; outside a transaction it commits on its own, before anyone
+    // calls a receiver.
     let rows: Vec<EventRow> = sqlx::query_as(concat!(
         "UPDATE events SET lease_owner = ?1, lease_until = ?2, status = 'delivering', \
            updated_at = ?3 \
@@ -46,9 +47,8 @@ pub(super) async fn claim_due(
     .bind(lease_until.0)
     .bind(now.0)
     .bind(i64::from(limit))
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    tx.commit().await?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -60,13 +60,12 @@ pub(super) async fn claim_due(
     // RETURNING has no defined order.
     events.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
 
-    // The lease is committed; the rest is read from a snapshot that includes it.
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let mut payloads = load_payloads(s, &ids).await?;
+    let mut payloads = load_payloads(&mut conn, &ids).await?;
     let mut reg_ids: Vec<&str> = events.iter().map(|e| e.registration_id.as_str()).collect();
     reg_ids.sort_unstable();
     reg_ids.dedup();
-    let registrations = load_registrations(s, &reg_ids).await?;
+    let registrations = load_registrations(&mut conn, &reg_ids).await?;
 
     let mut claimed = Vec::with_capacity(events.len());
     let mut undeliverable = Vec::new();
@@ -94,7 +93,7 @@ pub(super) async fn claim_due(
         }
     }
     if !undeliverable.is_empty() {
-        fail_undeliverable(s, owner, &undeliverable).await?;
+        fail_undeliverable(&mut conn, owner, &undeliverable).await?;
     }
     Ok(claimed)
 }
@@ -102,7 +101,7 @@ pub(super) async fn claim_due(
 /// Payloads by event id; one that cannot be read is an `Err` with the reason,
 /// so that one bad row does not stop the others from being delivered.
 async fn load_payloads(
-    s: &SqliteStore,
+    conn: &mut SqliteConnection,
     ids: &[&str],
 ) -> Result<HashMap<String, Result<Payload, String>>> {
     let mut out = HashMap::with_capacity(ids.len());
@@ -115,7 +114,7 @@ async fn load_payloads(
             list.push_bind(*id);
         }
         list.push_unseparated(")");
-        for row in qb.build().fetch_all(&s.reader).await? {
+        for row in qb.build().fetch_all(&mut *conn).await? {
             let event_id: String = sqlx::Row::try_get(&row, "event_id")?;
             let payload = crate::codec::PayloadRow::from_row(&row)?
                 .into_payload(&event_id)
@@ -128,7 +127,7 @@ async fn load_payloads(
 
 /// Registrations by id; an unreadable doc is an `Err` with the reason.
 async fn load_registrations(
-    s: &SqliteStore,
+    conn: &mut SqliteConnection,
     ids: &[&str],
 ) -> Result<HashMap<String, Result<Registration, String>>> {
     let mut out = HashMap::with_capacity(ids.len());
@@ -139,7 +138,7 @@ async fn load_registrations(
             list.push_bind(*id);
         }
         list.push_unseparated(")");
-        let rows: Vec<(String, String)> = qb.build_query_as().fetch_all(&s.reader).await?;
+        let rows: Vec<(String, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
         for (id, doc) in rows {
             let reg = from_doc("registration", &id, &doc).map_err(|e| e.to_string());
             out.insert(id, reg);
@@ -152,12 +151,12 @@ async fn load_registrations(
 /// reason, instead of returning an error: an error would leave them leased,
 /// to be claimed (and fail the whole batch) again and again.
 async fn fail_undeliverable(
-    s: &SqliteStore,
+    conn: &mut SqliteConnection,
     owner: &str,
     events: &[(String, String)],
 ) -> Result<()> {
     let now = Millis::now();
-    let mut tx = s.writer.begin().await?;
+    let mut tx = conn.begin().await?;
     for (id, why) in events {
         tracing::error!(event_id = %id, reason = %why, "event cannot be delivered; marked failed");
         sqlx::query(
@@ -177,66 +176,112 @@ async fn fail_undeliverable(
     Ok(())
 }
 
+/// Completions per statement: 9 bound values each, far below SQLite's limit.
+const COMPLETE_CHUNK: usize = 500;
+
 pub(super) async fn complete(s: &SqliteStore, completions: &[Completion]) -> Result<()> {
     if completions.is_empty() {
         return Ok(());
     }
     let now = Millis::now();
-    let mut tx = s.writer.begin().await?;
-    for c in completions {
-        let a = AttemptValues::new(&c.attempt)?;
+    let attempts = completions
+        .iter()
+        .map(|c| AttemptValues::new(&c.attempt))
+        .collect::<Result<Vec<_>>>()?;
+    let mut conn = s.write().await?;
+    let mut tx = conn.begin().await?;
+    for chunk in attempts.chunks(COMPLETE_CHUNK) {
         // The attempt happened, so it is recorded even when the lease was
         // lost; only an event that no longer exists has nowhere to keep it.
         // Recording the same attempt twice keeps the first.
-        sqlx::query(concat!(
-            "INSERT INTO attempts (",
+        let mut qb = QueryBuilder::<Sqlite>::new(concat!("WITH a(", attempt_columns!(), ") AS ("));
+        qb.push_values(chunk, |mut row, a| {
+            row.push_bind(a.id)
+                .push_bind(a.event_id)
+                .push_bind(a.number)
+                .push_bind(a.started_at)
+                .push_bind(a.duration_ms)
+                .push_bind(a.request_url)
+                .push_bind(a.response_status)
+                .push_bind(a.response_excerpt)
+                .push_bind(a.error.as_deref());
+        });
+        qb.push(concat!(
+            ") INSERT INTO attempts (",
             attempt_columns!(),
-            ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
-             WHERE EXISTS (SELECT 1 FROM events WHERE id = ?2) \
+            ") SELECT * FROM a WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = a.event_id) \
              ON CONFLICT (id) DO NOTHING"
-        ))
-        .bind(a.id)
-        .bind(a.event_id)
-        .bind(a.number)
-        .bind(a.started_at)
-        .bind(a.duration_ms)
-        .bind(a.request_url)
-        .bind(a.response_status)
-        .bind(a.response_excerpt)
-        .bind(a.error.as_deref())
-        .execute(&mut *tx)
-        .await?;
+        ));
+        qb.build().execute(&mut *tx).await?;
+    }
 
-        let u = completion_update(c);
-        // Fencing: only the lease holder moves the event. Another worker may
-        // have claimed it after our lease expired, and its outcome wins.
-        let moved = sqlx::query(
-            "UPDATE events SET status = ?, next_attempt_at = ?, \
-               delivered_at = COALESCE(?, delivered_at), lease_owner = NULL, lease_until = NULL, \
-               attempts = attempts + 1, last_response_status = ?, last_error = ?, updated_at = ? \
-             WHERE id = ? AND lease_owner = ?",
-        )
-        .bind(u.status.as_str())
-        .bind(u.next_attempt_at)
-        .bind(u.delivered_at)
-        .bind(u.last_response_status)
-        .bind(u.last_error.as_deref())
-        .bind(now.0)
-        .bind(&c.attempt.event_id)
-        .bind(&c.lease_owner)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if moved == 0 {
-            tracing::warn!(
-                event_id = %c.attempt.event_id,
-                lease_owner = %c.lease_owner,
-                "completion under a lost lease: attempt recorded, event not moved"
+    // Fencing: only the lease holder moves the event. Another worker may
+    // have claimed it after our lease expired, and its outcome wins. Several
+    // completions of one event go in successive rounds, so they apply as if
+    // one after another: the first by the holder moves it and frees the
+    // lease, which fences the rest.
+    for round in rounds(completions) {
+        for chunk in round.chunks(COMPLETE_CHUNK) {
+            let updates: Vec<_> = chunk.iter().map(|c| (*c, completion_update(c))).collect();
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "WITH c(id, owner, status, next_attempt_at, delivered_at, \
+                   last_response_status, last_error) AS (",
             );
+            qb.push_values(&updates, |mut row, (c, u)| {
+                row.push_bind(c.attempt.event_id.as_str())
+                    .push_bind(c.lease_owner.as_str())
+                    .push_bind(u.status.as_str())
+                    .push_bind(u.next_attempt_at)
+                    .push_bind(u.delivered_at)
+                    .push_bind(u.last_response_status)
+                    .push_bind(u.last_error.as_deref());
+            });
+            qb.push(
+                ") UPDATE events SET status = c.status, next_attempt_at = c.next_attempt_at, \
+                   delivered_at = COALESCE(c.delivered_at, events.delivered_at), \
+                   lease_owner = NULL, lease_until = NULL, attempts = events.attempts + 1, \
+                   last_response_status = c.last_response_status, last_error = c.last_error, \
+                   updated_at = ",
+            )
+            .push_bind(now.0)
+            .push(
+                " FROM c WHERE events.id = c.id AND events.lease_owner = c.owner \
+                 RETURNING events.id",
+            );
+            let moved: Vec<(String,)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+            if moved.len() < chunk.len() {
+                let moved: HashSet<&str> = moved.iter().map(|(id,)| id.as_str()).collect();
+                for c in chunk
+                    .iter()
+                    .filter(|c| !moved.contains(c.attempt.event_id.as_str()))
+                {
+                    tracing::warn!(
+                        event_id = %c.attempt.event_id,
+                        lease_owner = %c.lease_owner,
+                        "completion under a lost lease: attempt recorded, event not moved"
+                    );
+                }
+            }
         }
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// `completions` split so that no event appears twice in one round, keeping
+/// their order: the n-th completion of an event goes in round n.
+fn rounds(completions: &[Completion]) -> Vec<Vec<&Completion>> {
+    let mut rounds: Vec<Vec<&Completion>> = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(completions.len());
+    for c in completions {
+        let n = seen.entry(c.attempt.event_id.as_str()).or_insert(0);
+        if rounds.len() <= *n {
+            rounds.push(Vec::new());
+        }
+        rounds[*n].push(c);
+        *n += 1;
+    }
+    rounds
 }
 
 pub(super) async fn release_leases(s: &SqliteStore, owner: Option<&str>) -> Result<u64> {
@@ -250,13 +295,15 @@ pub(super) async fn release_leases(s: &SqliteStore, owner: Option<&str>) -> Resu
              WHERE lease_owner IS NOT NULL",
         ),
     };
-    Ok(q.execute(&s.writer).await?.rows_affected())
+    Ok(q.execute(&mut *s.write().await?).await?.rows_affected())
 }
 
 pub(super) async fn next_due(s: &SqliteStore) -> Result<Option<Millis>> {
+    // On the writer, like the rest of the delivery loop's reads: one round
+    // trip, no pooled connection to hand back.
     let (due,): (Option<i64>,) =
         sqlx::query_as("SELECT MIN(next_attempt_at) FROM events WHERE next_attempt_at IS NOT NULL")
-            .fetch_one(&s.reader)
+            .fetch_one(&mut *s.write().await?)
             .await?;
     Ok(due.map(Millis))
 }

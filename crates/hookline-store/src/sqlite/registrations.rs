@@ -7,6 +7,7 @@ use crate::error::OrConflict;
 use crate::Result;
 use hookline_core::model::{Registration, RegistrationKey};
 use hookline_core::time::Millis;
+use sqlx::Connection;
 
 type DocRow = (String, String);
 
@@ -17,7 +18,8 @@ fn one(row: Option<DocRow>) -> Result<Option<Registration>> {
 
 pub(super) async fn save(s: &SqliteStore, regs: &[Registration]) -> Result<()> {
     let now = Millis::now();
-    let mut tx = s.writer.begin().await?;
+    let mut conn = s.write().await?;
+    let mut tx = conn.begin().await?;
     for reg in regs {
         sqlx::query(
             "INSERT INTO registrations \

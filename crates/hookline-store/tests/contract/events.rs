@@ -3,6 +3,7 @@
 use crate::fixtures::*;
 use anyhow::Result;
 use hookline_core::event::{Event, EventStatus, Payload};
+use hookline_core::model::Registration;
 use hookline_store::{EventFilter, Store, StoreError};
 use std::collections::HashSet;
 
@@ -103,6 +104,68 @@ pub async fn find_duplicate_window(s: &dyn Store) -> Result<()> {
     assert_eq!(s.find_duplicate(&reg.id, "pe_1", at(1_001)).await?, None);
     assert_eq!(s.find_duplicate(&reg.id, "pe_2", at(0)).await?, None);
     assert_eq!(s.find_duplicate(&other.id, "pe_1", at(0)).await?, None);
+    Ok(())
+}
+
+pub async fn insert_new_leaves_out_redeliveries(s: &dyn Store) -> Result<()> {
+    let reg = saved_registration(s, "main").await;
+    let other = saved_registration(s, "other").await;
+    let with_pid = |reg: &Registration, t: i64, pid: &str| {
+        let mut e = queued(reg, at(t));
+        e.provider_event_id = Some(pid.into());
+        e
+    };
+    let original = with_pid(&reg, 1_000, "pe_1");
+    s.insert_events(&with_payloads(std::slice::from_ref(&original)))
+        .await?;
+
+    let redelivery = with_pid(&reg, 2_000, "pe_1");
+    let same_id_other_reg = with_pid(&other, 2_001, "pe_1");
+    let first = with_pid(&reg, 2_002, "pe_2");
+    let copy_of_first = with_pid(&reg, 2_003, "pe_2");
+    let plain = queued(&reg, at(2_004));
+    let batch = [
+        redelivery.clone(),
+        same_id_other_reg.clone(),
+        first.clone(),
+        copy_of_first.clone(),
+        plain.clone(),
+    ];
+    let answer = s.insert_new_events(with_payloads(&batch), at(500)).await?;
+    assert_eq!(
+        answer,
+        vec![
+            Some(original.id.clone()),
+            None,
+            None,
+            Some(first.id.clone()),
+            None
+        ]
+    );
+    for stored in [&same_id_other_reg, &first, &plain] {
+        assert!(
+            s.get_event(&stored.id).await?.is_some(),
+            "{} stored",
+            stored.id
+        );
+    }
+    for left_out in [&redelivery, &copy_of_first] {
+        assert_eq!(
+            s.get_event(&left_out.id).await?,
+            None,
+            "{} left out",
+            left_out.id
+        );
+    }
+
+    // Outside the window the same provider id is a new event.
+    let later = with_pid(&reg, 3_000, "pe_1");
+    let answer = s
+        .insert_new_events(with_payloads(std::slice::from_ref(&later)), at(2_500))
+        .await?;
+    assert_eq!(answer, vec![None]);
+    assert!(s.get_event(&later.id).await?.is_some());
+    assert_eq!(s.insert_new_events(Vec::new(), at(0)).await?, vec![]);
     Ok(())
 }
 

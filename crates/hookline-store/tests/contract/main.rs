@@ -97,6 +97,7 @@ macro_rules! backend_tests {
                     insert_batch_and_get_exact_bytes,
                     insert_batch_is_atomic,
                     find_duplicate_window,
+                    insert_new_leaves_out_redeliveries,
                     list_filters,
                     list_time_window_with_ids_minted_at_receipt,
                     list_pagination_has_no_gaps_or_duplicates,

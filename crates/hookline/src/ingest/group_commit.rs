@@ -2,16 +2,34 @@
 //! one fsync) instead of paying one each. Each request waits for the commit
 //! that holds its event; whatever arrives while a commit is running forms
 //! the next batch.
+//!
+//! The batch also settles provider redeliveries: it is stored with
+//! [`Store::insert_new_events`](hookline_store::Store::insert_new_events),
+//! which leaves out events whose provider event id was already received
+//! within the dedup window. One task writes every batch in turn, so on this
+//! node a redelivery can never be checked while its original is still
+//! being written.
 
 use crate::error::{Error, Result};
 use hookline_core::event::{Event, Payload};
+use hookline_core::time::Millis;
 use hookline_store::DynStore;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 struct Job {
     event: Event,
     payload: Payload,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<Written, String>>,
+}
+
+/// What became of an event handed to [`Writer::write`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// Durably stored.
+    Stored,
+    /// A redelivery of this stored event: left out.
+    Duplicate(String),
 }
 
 /// The handle requests write through; cloning shares the one writer task.
@@ -23,16 +41,23 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer task. It ends once every `Writer` is dropped and
     /// the queue is drained, so shutdown loses nothing already accepted.
-    pub fn spawn(store: DynStore, batch_max: usize) -> (Writer, tokio::task::JoinHandle<()>) {
+    /// Events whose provider event id was received within `dedup_window` before
+    /// are left out (`Duration::ZERO`: none are).
+    pub fn spawn(
+        store: DynStore,
+        batch_max: usize,
+        dedup_window: Duration,
+    ) -> (Writer, tokio::task::JoinHandle<()>) {
         // Bounded so that a stalled database pushes back on ingest instead
         // of growing memory without limit.
         let (tx, rx) = mpsc::channel(batch_max * 4);
-        let handle = tokio::spawn(run(store, rx, batch_max));
+        let handle = tokio::spawn(run(store, rx, batch_max, dedup_window));
         (Writer { tx }, handle)
     }
 
-    /// Returns once the event is durably committed.
-    pub async fn write(&self, event: Event, payload: Payload) -> Result<()> {
+    /// Returns once the event is durably committed, or found to be a
+    /// redelivery.
+    pub async fn write(&self, event: Event, payload: Payload) -> Result<Written> {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Job {
@@ -43,14 +68,19 @@ impl Writer {
             .await
             .map_err(|_| Error::Internal("ingest writer has stopped".into()))?;
         match wait.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(written)) => Ok(written),
             Ok(Err(e)) => Err(Error::Internal(format!("storing the event failed: {e}"))),
             Err(_) => Err(Error::Internal("ingest writer dropped the event".into())),
         }
     }
 }
 
-async fn run(store: DynStore, mut rx: mpsc::Receiver<Job>, batch_max: usize) {
+async fn run(
+    store: DynStore,
+    mut rx: mpsc::Receiver<Job>,
+    batch_max: usize,
+    dedup_window: Duration,
+) {
     let mut items = Vec::with_capacity(batch_max);
     let mut waiters = Vec::with_capacity(batch_max);
     while let Some(first) = rx.recv().await {
@@ -64,15 +94,31 @@ async fn run(store: DynStore, mut rx: mpsc::Receiver<Job>, batch_max: usize) {
                 None
             };
         }
-        let result = store.insert_events(&items).await.map_err(|e| {
-            tracing::error!(error = %e, batch = items.len(), "group commit failed");
-            e.to_string()
-        });
-        items.clear();
-        for w in waiters.drain(..) {
-            // A dropped receiver means the client went away; the event is
-            // stored all the same.
-            let _ = w.send(result.clone());
+        let batch = std::mem::replace(&mut items, Vec::with_capacity(batch_max));
+        let stored = if dedup_window.is_zero() {
+            let n = batch.len();
+            store.insert_events(&batch).await.map(|()| vec![None; n])
+        } else {
+            let window = i64::try_from(dedup_window.as_millis()).unwrap_or(i64::MAX);
+            let since = Millis(Millis::now().0.saturating_sub(window));
+            store.insert_new_events(batch, since).await
+        };
+        match stored {
+            Ok(originals) => {
+                for (w, original) in waiters.drain(..).zip(originals) {
+                    let written = original.map_or(Written::Stored, Written::Duplicate);
+                    // A dropped receiver means the client went away; the
+                    // event is stored all the same.
+                    let _ = w.send(Ok(written));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, batch = waiters.len(), "group commit failed");
+                let e = e.to_string();
+                for w in waiters.drain(..) {
+                    let _ = w.send(Err(e.clone()));
+                }
+            }
         }
     }
 }

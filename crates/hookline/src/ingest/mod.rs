@@ -12,21 +12,24 @@
 //! registration already received within the dedup window is a redelivery:
 //! it is answered 2xx with the *original* event's id and status
 //! `duplicate`, and nothing is stored or forwarded (the log records it).
-//! Check and insert run under a per-(registration, id) lock, so two copies
-//! arriving at once store one event. A rejected call never counts as an
-//! original (it is stored without its provider event id): a forged request
-//! cannot make the genuine one look like a redelivery.
+//! The check is made by the [`group_commit`] writer, in the same step as the
+//! insert, so two copies arriving at once store one event. A rejected call
+//! never counts as an original (it is stored without its provider event id):
+//! a forged request cannot make the genuine one look like a redelivery.
 
 pub mod group_commit;
 
 use crate::error::{Error, Result};
-use crate::locks::KeyedLocks;
+use crate::service::links::LinkTarget;
 use crate::service::Gateway;
 use bytes::Bytes;
+use group_commit::Written;
 use hookline_core::event::{Event, EventStatus, Payload, VerificationResult};
 use hookline_core::ids::{new_id, LinkId};
 use hookline_core::time::Millis;
 use hookline_verify::InboundRequest;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// A provider's call, exactly as received.
 pub struct Inbound {
@@ -66,38 +69,16 @@ impl AcceptedStatus {
 pub struct Ingest {
     gateway: Gateway,
     writer: group_commit::Writer,
-    /// Held from the dedup check until the event is committed.
-    dedup: KeyedLocks,
 }
 
 impl Ingest {
     pub fn new(gateway: Gateway, writer: group_commit::Writer) -> Self {
-        Ingest {
-            gateway,
-            writer,
-            dedup: KeyedLocks::default(),
-        }
+        Ingest { gateway, writer }
     }
 
     pub async fn accept(&self, link: &str, inbound: Inbound) -> Result<Accepted> {
-        let unknown = || Error::not_found("link", "this ingest link");
-        let link = LinkId::parse(link).ok_or_else(unknown)?;
-        let store = &self.gateway.store;
-        let reg = store
-            .get_registration_by_link(link.as_str())
-            .await?
-            .ok_or_else(unknown)?;
-        if !reg.active {
-            return Err(Error::Gone(
-                "this ingest link was retired (its registration is disabled)".into(),
-            ));
-        }
-        let webhook = store
-            .get_webhook_by_id(&reg.webhook_id)
-            .await?
-            .ok_or_else(|| {
-                Error::Gone("the webhook this link was made for no longer exists".into())
-            })?;
+        let target = self.target(link).await?;
+        let (reg, webhook) = (&target.registration, &target.webhook);
 
         let now = Millis::now();
         let request = InboundRequest {
@@ -122,29 +103,6 @@ impl Ingest {
             slack_challenge(&inbound.body)
         } else {
             None
-        };
-        let _dedup = match &provider_event_id {
-            Some(pid) if !self.gateway.dedup_window.is_zero() => {
-                let guard = self.dedup.lock(format!("{}\n{pid}", reg.id)).await;
-                let since = Millis(now.0.saturating_sub(
-                    i64::try_from(self.gateway.dedup_window.as_millis()).unwrap_or(i64::MAX),
-                ));
-                if let Some(original) = store.find_duplicate(&reg.id, pid, since).await? {
-                    tracing::info!(
-                        original,
-                        registration_id = reg.id,
-                        provider_event_id = pid,
-                        "provider redelivery: answered, not stored or forwarded again"
-                    );
-                    return Ok(Accepted {
-                        event_id: original,
-                        status: AcceptedStatus::Duplicate,
-                        challenge,
-                    });
-                }
-                Some(guard)
-            }
-            _ => None,
         };
         let header = |name: &str| {
             inbound
@@ -178,7 +136,7 @@ impl Ingest {
             received_at: now,
             updated_at: now,
             verification,
-            provider_event_id,
+            provider_event_id: provider_event_id.clone(),
             attempts: 0,
             retry_base: 0,
             next_attempt_at: (status == EventStatus::Received).then_some(now),
@@ -199,8 +157,20 @@ impl Ingest {
             status = status.as_str(),
             "ingested"
         );
-        self.writer.write(event, payload).await?;
-        crate::metrics::ingested(&reg, status);
+        if let Written::Duplicate(original) = self.writer.write(event, payload).await? {
+            tracing::info!(
+                original,
+                registration_id = reg.id,
+                provider_event_id = ?provider_event_id,
+                "provider redelivery: answered, not stored or forwarded again"
+            );
+            return Ok(Accepted {
+                event_id: original,
+                status: AcceptedStatus::Duplicate,
+                challenge,
+            });
+        }
+        crate::metrics::ingested(reg, status);
 
         if let Err(e) = checked {
             return Err(Error::Verification {
@@ -219,6 +189,46 @@ impl Ingest {
             status: AcceptedStatus::Stored(status),
             challenge,
         })
+    }
+}
+
+impl Ingest {
+    /// The link's registration and webhook, from the cache when fresh (see
+    /// [`crate::service::links`]); unknown and retired links are errors.
+    async fn target(&self, link: &str) -> Result<Arc<LinkTarget>> {
+        let unknown = || Error::not_found("link", "this ingest link");
+        let link = LinkId::parse(link).ok_or_else(unknown)?;
+        let cache = &self.gateway.links;
+        let target = match cache.get(link.as_str()) {
+            Some(target) => target,
+            None => {
+                let generation = cache.generation();
+                let read_at = Instant::now();
+                let store = &self.gateway.store;
+                let registration = store
+                    .get_registration_by_link(link.as_str())
+                    .await?
+                    .ok_or_else(unknown)?;
+                let webhook = store
+                    .get_webhook_by_id(&registration.webhook_id)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::Gone("the webhook this link was made for no longer exists".into())
+                    })?;
+                let target = Arc::new(LinkTarget {
+                    registration,
+                    webhook,
+                });
+                cache.insert(link.as_str(), generation, read_at, target.clone());
+                target
+            }
+        };
+        if !target.registration.active {
+            return Err(Error::Gone(
+                "this ingest link was retired (its registration is disabled)".into(),
+            ));
+        }
+        Ok(target)
     }
 }
 

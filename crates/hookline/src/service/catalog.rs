@@ -123,7 +123,9 @@ impl Gateway {
             app.envs = envs;
         }
         app.updated_at = Millis::now();
-        self.store.update_app(&app).await?;
+        let saved = self.store.update_app(&app).await;
+        self.config_changed();
+        saved?;
         Ok(app)
     }
 
@@ -138,7 +140,9 @@ impl Gateway {
                 ),
             ));
         }
-        Ok(self.store.delete_app(&app.id).await?)
+        let deleted = self.store.delete_app(&app.id).await;
+        self.config_changed();
+        Ok(deleted?)
     }
 
     // --- app webhooks ----------------------------------------------------
@@ -238,13 +242,17 @@ impl Gateway {
         w.envs = input.envs;
         w.events = input.events;
         w.updated_at = Millis::now();
-        self.store.update_webhook(&w).await?;
+        let saved = self.store.update_webhook(&w).await;
+        self.config_changed();
+        saved?;
         Ok(w)
     }
 
     pub async fn delete_webhook(&self, app_tag: &str, tag: &str) -> Result<()> {
         let (_, w) = self.webhook(app_tag, tag).await?;
-        Ok(self.store.delete_webhook(&w.id).await?)
+        let deleted = self.store.delete_webhook(&w.id).await;
+        self.config_changed();
+        Ok(deleted?)
     }
 
     // --- products --------------------------------------------------------
@@ -291,7 +299,9 @@ impl Gateway {
             p.envs = envs;
         }
         p.updated_at = Millis::now();
-        self.store.update_product(&p).await?;
+        let saved = self.store.update_product(&p).await;
+        self.config_changed();
+        saved?;
         Ok(p)
     }
 
@@ -303,7 +313,9 @@ impl Gateway {
                 format!("product `{tag}` has connected apps; remove them first"),
             ));
         }
-        Ok(self.store.delete_product(&p.id).await?)
+        let deleted = self.store.delete_product(&p.id).await;
+        self.config_changed();
+        Ok(deleted?)
     }
 
     // --- connected apps --------------------------------------------------
@@ -405,7 +417,9 @@ impl Gateway {
         Self::check_connection_envs(&product, &app, &envs)?;
         c.envs = envs;
         c.updated_at = Millis::now();
-        self.store.update_connection(&c).await?;
+        let saved = self.store.update_connection(&c).await;
+        self.config_changed();
+        saved?;
         Ok((c, app))
     }
 
@@ -424,7 +438,9 @@ impl Gateway {
                 format!("{live} active registration(s) use access tag `{access_tag}`; disable them first"),
             ));
         }
-        Ok(self.store.delete_connection(&c.id).await?)
+        let deleted = self.store.delete_connection(&c.id).await;
+        self.config_changed();
+        Ok(deleted?)
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod catalog;
 mod events;
+pub mod links;
 pub mod monitor;
 mod presets;
 mod registry;
@@ -39,6 +40,9 @@ pub struct Gateway {
     pub dedup_window: std::time::Duration,
     /// How long a rotated-out signing secret keeps signing, by default.
     pub rotation_overlap: std::time::Duration,
+    /// Link → registration and webhook, for ingest; cleared by every
+    /// configuration write (see [`links`]).
+    pub links: Arc<links::LinkCache>,
 }
 
 impl Gateway {
@@ -55,6 +59,12 @@ impl Gateway {
             Err(e @ GuardError::NotAllowed { .. }) => Err(Error::TargetNotAllowed(e.to_string())),
             Err(e) => Err(Error::invalid("invalid_receiver_url", e.to_string())),
         }
+    }
+
+    /// Called after every configuration write, so ingest stops answering
+    /// from what the write changed.
+    pub(crate) fn config_changed(&self) {
+        self.links.clear();
     }
 
     pub(crate) fn wake_workers(&self) {

@@ -84,7 +84,9 @@ impl Gateway {
                 Err(e) => {
                     // Not half an app: take back what was made (deleting the
                     // app deletes its webhooks).
-                    if let Err(undo) = self.store.delete_app(&app.id).await {
+                    let undone = self.store.delete_app(&app.id).await;
+                    self.config_changed();
+                    if let Err(undo) = undone {
                         tracing::error!(app = %app.tag, error = %undo, "could not remove a half-made preset app");
                     }
                     return Err(e);

@@ -199,7 +199,9 @@ impl Gateway {
     /// the insert race with `Conflict`, and is answered as a conflict rather
     /// than creating a second link.
     async fn save(&self, regs: &[Registration]) -> Result<()> {
-        match self.store.save_registrations(regs).await {
+        let saved = self.store.save_registrations(regs).await;
+        self.config_changed();
+        match saved {
             Ok(()) => {
                 if regs.iter().any(|r| r.receiver.is_some()) {
                     self.wake_workers();
