@@ -24,12 +24,15 @@ pub(crate) fn earlier_in_batch(stored: &[(Event, Payload)], event: &Event) -> Op
 
 /// The id that kept the batch from being inserted whole: one already
 /// stored, or one given twice in the batch.
-pub(crate) fn first_conflict(events: &[(Event, Payload)], inserted: Vec<(String,)>) -> String {
+pub(crate) fn first_conflict<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+    inserted: Vec<(String,)>,
+) -> String {
     let inserted: HashSet<String> = inserted.into_iter().map(|(id,)| id).collect();
     let mut seen = HashSet::new();
     events
-        .iter()
-        .map(|(e, _)| &e.id)
+        .into_iter()
+        .map(|e| &e.id)
         .find(|id| !inserted.contains(*id) || !seen.insert(*id))
         .cloned()
         .unwrap_or_default()

@@ -72,7 +72,7 @@ pub(super) async fn insert(s: &PgStore, events: &[(Event, Payload)]) -> Result<(
         // Dropping `tx` rolls the whole batch back.
         return Err(StoreError::Conflict {
             entity: "event",
-            key: first_conflict(events, inserted),
+            key: first_conflict(events.iter().map(|(e, _)| e), inserted),
         });
     }
 

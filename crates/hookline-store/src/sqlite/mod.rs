@@ -5,7 +5,8 @@
 //!   and migrations.
 //! - `config`: api keys, apps, webhooks, products, connections.
 //! - `registrations`: registrations and the release of their held events.
-//! - `events`: storing, finding, listing and replaying events.
+//! - `batch_insert`: storing received batches (the group commit's write).
+//! - `events`: finding, listing and replaying events.
 //! - `queue`: claiming, completing and releasing leased events.
 //! - `monitor`: queue gauges, traffic, registration health, replay jobs.
 //!
@@ -23,6 +24,7 @@
 //! Architecture invariant: no method holds a transaction open across anything
 //! but SQL; a transaction never waits on the network.
 
+mod batch_insert;
 mod config;
 mod events;
 mod monitor;
@@ -236,14 +238,14 @@ impl Store for SqliteStore {
     }
 
     async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()> {
-        events::insert(self, events).await
+        batch_insert::insert(self, events).await
     }
     async fn insert_new_events(
         &self,
         events: Vec<(Event, Payload)>,
         dedup_since: Millis,
     ) -> Result<Vec<Option<String>>> {
-        events::insert_new(self, events, dedup_since).await
+        batch_insert::insert_new(self, events, dedup_since).await
     }
     async fn find_duplicate(
         &self,

@@ -81,6 +81,11 @@ pub async fn insert_batch_is_atomic(s: &dyn Store) -> Result<()> {
         other => panic!("expected Conflict, got {other:?}"),
     }
     assert_eq!(s.get_event(&fresh.id).await?, None);
+    // The failed batch left nothing open: the next one commits and is seen
+    // by other connections.
+    s.insert_events(&with_payloads(std::slice::from_ref(&fresh)))
+        .await?;
+    assert!(s.get_event(&fresh.id).await?.is_some());
     Ok(())
 }
 
