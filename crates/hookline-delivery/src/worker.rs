@@ -455,7 +455,7 @@ async fn deliver(shared: &Shared, claimed: &Claimed) -> Completion {
         }
     };
     match (&next, &error) {
-        (NextStep::Delivered, _) => tracing::info!(duration_ms, "delivered"),
+        (NextStep::Delivered, _) => tracing::debug!(duration_ms, "delivered"),
         (NextStep::RetryAt(at), Some(e)) => {
             tracing::warn!(kind = ?e.kind, error = %e.message, retry_at = %at.to_rfc3339(), "delivery attempt failed")
         }

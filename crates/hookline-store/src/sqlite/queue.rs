@@ -8,13 +8,13 @@
 
 use super::SqliteStore;
 use crate::codec::{attempt_columns, event_columns, from_doc, AttemptValues, EventRow};
-use crate::rules::completion_update;
+use crate::rules::{completion_update, CompletionUpdate};
 use crate::{Claimed, Result};
 use hookline_core::event::{Completion, Event, EventStatus, Payload};
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
 use sqlx::{Connection, FromRow, QueryBuilder, Sqlite, SqliteConnection};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Ids per `IN (…)` list, well under SQLite's bound-parameter limit.
 const IN_CHUNK: usize = 500;
@@ -188,13 +188,24 @@ pub(super) async fn complete(s: &SqliteStore, completions: &[Completion]) -> Res
         .iter()
         .map(|c| AttemptValues::new(&c.attempt))
         .collect::<Result<Vec<_>>>()?;
-    let mut conn = s.write().await?;
-    let mut tx = conn.begin().await?;
+    let rounds: Vec<Vec<(&Completion, CompletionUpdate)>> = rounds(completions)
+        .into_iter()
+        .map(|round| {
+            round
+                .into_iter()
+                .map(|c| (c, completion_update(c)))
+                .collect()
+        })
+        .collect();
+
+    // One command, so a group of results costs one round trip to the
+    // connection's thread.
+    let mut qb = QueryBuilder::<Sqlite>::new("BEGIN; ");
     for chunk in attempts.chunks(COMPLETE_CHUNK) {
         // The attempt happened, so it is recorded even when the lease was
         // lost; only an event that no longer exists has nowhere to keep it.
         // Recording the same attempt twice keeps the first.
-        let mut qb = QueryBuilder::<Sqlite>::new(concat!("WITH a(", attempt_columns!(), ") AS ("));
+        qb.push(concat!("WITH a(", attempt_columns!(), ") AS ("));
         qb.push_values(chunk, |mut row, a| {
             row.push_bind(a.id)
                 .push_bind(a.event_id)
@@ -210,24 +221,21 @@ pub(super) async fn complete(s: &SqliteStore, completions: &[Completion]) -> Res
             ") INSERT INTO attempts (",
             attempt_columns!(),
             ") SELECT * FROM a WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = a.event_id) \
-             ON CONFLICT (id) DO NOTHING"
+             ON CONFLICT (id) DO NOTHING; "
         ));
-        qb.build().execute(&mut *tx).await?;
     }
-
     // Fencing: only the lease holder moves the event. Another worker may
     // have claimed it after our lease expired, and its outcome wins. Several
     // completions of one event go in successive rounds, so they apply as if
     // one after another: the first by the holder moves it and frees the
     // lease, which fences the rest.
-    for round in rounds(completions) {
+    for round in &rounds {
         for chunk in round.chunks(COMPLETE_CHUNK) {
-            let updates: Vec<_> = chunk.iter().map(|c| (*c, completion_update(c))).collect();
-            let mut qb = QueryBuilder::<Sqlite>::new(
+            qb.push(
                 "WITH c(id, owner, status, next_attempt_at, delivered_at, \
                    last_response_status, last_error) AS (",
             );
-            qb.push_values(&updates, |mut row, (c, u)| {
+            qb.push_values(chunk, |mut row, (c, u)| {
                 row.push_bind(c.attempt.event_id.as_str())
                     .push_bind(c.lease_owner.as_str())
                     .push_bind(u.status.as_str())
@@ -246,25 +254,41 @@ pub(super) async fn complete(s: &SqliteStore, completions: &[Completion]) -> Res
             .push_bind(now.0)
             .push(
                 " FROM c WHERE events.id = c.id AND events.lease_owner = c.owner \
-                 RETURNING events.id",
+                 RETURNING events.id; ",
             );
-            let moved: Vec<(String,)> = qb.build_query_as().fetch_all(&mut *tx).await?;
-            if moved.len() < chunk.len() {
-                let moved: HashSet<&str> = moved.iter().map(|(id,)| id.as_str()).collect();
-                for c in chunk
-                    .iter()
-                    .filter(|c| !moved.contains(c.attempt.event_id.as_str()))
-                {
-                    tracing::warn!(
-                        event_id = %c.attempt.event_id,
-                        lease_owner = %c.lease_owner,
-                        "completion under a lost lease: attempt recorded, event not moved"
-                    );
-                }
+        }
+    }
+    qb.push("COMMIT");
+
+    let mut conn = s.write().await?;
+    let moved: Vec<(String,)> = match qb.build_query_as().fetch_all(&mut *conn).await {
+        Ok(moved) => moved,
+        Err(e) => {
+            // Stopped inside the transaction: undo it before anything else
+            // uses the writer.
+            if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                tracing::debug!(error = %rollback, "rollback after failed completions");
+            }
+            return Err(e.into());
+        }
+    };
+    drop(conn);
+    if moved.len() < completions.len() {
+        let mut moved: HashMap<&str, usize> = moved.iter().fold(HashMap::new(), |mut m, (id,)| {
+            *m.entry(id.as_str()).or_default() += 1;
+            m
+        });
+        for c in completions {
+            match moved.get_mut(c.attempt.event_id.as_str()) {
+                Some(n) if *n > 0 => *n -= 1,
+                _ => tracing::warn!(
+                    event_id = %c.attempt.event_id,
+                    lease_owner = %c.lease_owner,
+                    "completion under a lost lease: attempt recorded, event not moved"
+                ),
             }
         }
     }
-    tx.commit().await?;
     Ok(())
 }
 
