@@ -1,25 +1,93 @@
 //! Writing events in batches, the same way on every backend: how a batch
 //! is cut into statements, and which event a failed batch insert names.
 
+use crate::{Result, StoreError};
 use hookline_core::event::{Event, Payload};
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 /// Payload bytes per `INSERT` statement: one batch of large bodies is split
 /// so no single statement nears a database's message or memory limits
 /// (PostgreSQL's is 1 GiB).
 pub(crate) const PAYLOAD_CHUNK_BYTES: usize = 32 << 20;
 
-/// The id of an event in `stored` that `event` redelivers (same
-/// registration and provider event id), if any.
-pub(crate) fn earlier_in_batch(stored: &[(Event, Payload)], event: &Event) -> Option<String> {
-    let pid = event.provider_event_id.as_deref()?;
-    stored
-        .iter()
-        .find(|(e, _)| {
-            e.registration_id == event.registration_id
-                && e.provider_event_id.as_deref() == Some(pid)
-        })
-        .map(|(e, _)| e.id.clone())
+/// Provider redeliveries inside one batch: each event with a provider event
+/// id that an earlier event of the batch (same registration) also carries
+/// is a copy, answered like that first one. Only the firsts are offered to
+/// the database.
+pub(crate) struct Copies {
+    /// Per event, the index of the first event it copies.
+    copy_of: Vec<Option<usize>>,
+}
+
+impl Copies {
+    pub(crate) fn of(events: &[(Event, Payload)]) -> Copies {
+        let mut first: HashMap<(&str, &str), usize> = HashMap::new();
+        let copy_of = events
+            .iter()
+            .enumerate()
+            .map(|(i, (e, _))| {
+                let pid = e.provider_event_id.as_deref()?;
+                match first.entry((e.registration_id.as_str(), pid)) {
+                    Entry::Occupied(first) => Some(*first.get()),
+                    Entry::Vacant(slot) => {
+                        slot.insert(i);
+                        None
+                    }
+                }
+            })
+            .collect();
+        Copies { copy_of }
+    }
+
+    /// The events that are not copies, in order.
+    pub(crate) fn firsts<'a>(&self, events: &'a [(Event, Payload)]) -> Vec<&'a (Event, Payload)> {
+        events
+            .iter()
+            .zip(&self.copy_of)
+            .filter(|(_, copy)| copy.is_none())
+            .map(|(item, _)| item)
+            .collect()
+    }
+
+    /// The answer of `Store::insert_new_events`, given the ids stored and
+    /// the originals (by registration and provider event id) of the firsts
+    /// left out.
+    pub(crate) fn answers(
+        &self,
+        events: &[(Event, Payload)],
+        stored: &HashSet<String>,
+        originals: &HashMap<(String, String), String>,
+    ) -> Result<Vec<Option<String>>> {
+        let answer_of = |e: &Event| -> Result<Option<String>> {
+            if stored.contains(&e.id) {
+                return Ok(None);
+            }
+            let key = (
+                e.registration_id.clone(),
+                e.provider_event_id.clone().unwrap_or_default(),
+            );
+            match originals.get(&key) {
+                Some(original) => Ok(Some(original.clone())),
+                None => Err(StoreError::Corrupt(format!(
+                    "event {} was left out as a redelivery, but its original is gone",
+                    e.id
+                ))),
+            }
+        };
+        events
+            .iter()
+            .zip(&self.copy_of)
+            .map(|((e, _), copy)| match copy {
+                // The first copy's original, or the first copy itself.
+                Some(first) => {
+                    let first = &events[*first].0;
+                    Ok(Some(answer_of(first)?.unwrap_or_else(|| first.id.clone())))
+                }
+                None => answer_of(e),
+            })
+            .collect()
+    }
 }
 
 /// The id that kept the batch from being inserted whole: one already

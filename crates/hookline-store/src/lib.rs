@@ -233,36 +233,15 @@ pub trait Store: Send + Sync + 'static {
     /// batch) is not stored. The answer holds, per event, `None` when it was
     /// stored and the original's id when it was left out.
     ///
-    /// This default checks, then inserts; callers must not run two at once
-    /// (ingest's single group-commit writer doesn't). A backend that writes
-    /// through one connection overrides it to check and insert in one
-    /// transaction at the cost of one lookup per batch.
+    /// SQLite checks and inserts in one transaction on its one writer.
+    /// PostgreSQL looks the batch up, then inserts: two nodes may both store
+    /// a redelivery arriving at both at once; on one node, ingest's single
+    /// group-commit writer never runs two batches at once.
     async fn insert_new_events(
         &self,
         events: Vec<(Event, Payload)>,
         dedup_since: Millis,
-    ) -> Result<Vec<Option<String>>> {
-        let mut originals = Vec::with_capacity(events.len());
-        let mut fresh = Vec::with_capacity(events.len());
-        for (event, payload) in events {
-            let original = match &event.provider_event_id {
-                Some(pid) => match batch::earlier_in_batch(&fresh, &event) {
-                    Some(id) => Some(id),
-                    None => {
-                        self.find_duplicate(&event.registration_id, pid, dedup_since)
-                            .await?
-                    }
-                },
-                None => None,
-            };
-            if original.is_none() {
-                fresh.push((event, payload));
-            }
-            originals.push(original);
-        }
-        self.insert_events(&fresh).await?;
-        Ok(originals)
-    }
+    ) -> Result<Vec<Option<String>>>;
     /// The id of an event of this registration with this provider event id
     /// received at or after `since`, if any (dedup of provider redeliveries).
     async fn find_duplicate(

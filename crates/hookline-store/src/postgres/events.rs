@@ -3,7 +3,7 @@
 //! replaying one, and deleting expired ones (retention).
 
 use super::PgStore;
-use crate::batch::{chunk_by_bytes, first_conflict};
+use crate::batch::{chunk_by_bytes, first_conflict, Copies};
 use crate::codec::{
     attempt_columns, event_columns, parse_status, AttemptRow, EventRow, EventValues, PayloadRow,
     PayloadValues,
@@ -14,6 +14,7 @@ use hookline_core::event::{Attempt, Event, Payload};
 use hookline_core::time::Millis;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Postgres, QueryBuilder};
+use std::collections::{HashMap, HashSet};
 
 /// A whole batch in two statements, one array per column: the round trips
 /// are the same for 1 event or 500.
@@ -100,6 +101,69 @@ pub(super) async fn insert(s: &PgStore, events: &[(Event, Payload)]) -> Result<(
         s.notifier.work_committed();
     }
     Ok(())
+}
+
+/// [`insert`] leaving out provider redeliveries: one lookup for the whole
+/// batch (one array per key column), then the insert of the rest.
+pub(super) async fn insert_new(
+    s: &PgStore,
+    events: Vec<(Event, Payload)>,
+    dedup_since: Millis,
+) -> Result<Vec<Option<String>>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let copies = Copies::of(&events);
+    let firsts = copies.firsts(&events);
+    let keyed: Vec<&Event> = firsts
+        .iter()
+        .map(|(e, _)| e)
+        .filter(|e| e.provider_event_id.is_some())
+        .collect();
+    let mut originals = HashMap::new();
+    if !keyed.is_empty() {
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT k.registration_id, k.provider_event_id, \
+               (SELECT e.id FROM events e WHERE e.registration_id = k.registration_id \
+                  AND e.provider_event_id = k.provider_event_id AND e.received_at >= $3 \
+                ORDER BY e.received_at LIMIT 1) \
+             FROM UNNEST($1::text[], $2::text[]) AS k(registration_id, provider_event_id)",
+        )
+        .bind(
+            keyed
+                .iter()
+                .map(|e| e.registration_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            keyed
+                .iter()
+                .map(|e| e.provider_event_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(dedup_since.0)
+        .fetch_all(&s.pool)
+        .await?;
+        for (reg, pid, original) in rows {
+            if let Some(original) = original {
+                originals.insert((reg, pid), original);
+            }
+        }
+    }
+    let fresh: Vec<(Event, Payload)> = firsts
+        .into_iter()
+        .filter(|(e, _)| {
+            let key = (
+                e.registration_id.clone(),
+                e.provider_event_id.clone().unwrap_or_default(),
+            );
+            e.provider_event_id.is_none() || !originals.contains_key(&key)
+        })
+        .cloned()
+        .collect();
+    insert(s, &fresh).await?;
+    let stored: HashSet<String> = fresh.into_iter().map(|(e, _)| e.id).collect();
+    copies.answers(&events, &stored, &originals)
 }
 
 pub(super) async fn find_duplicate(

@@ -196,6 +196,13 @@ impl Store for PgStore {
     async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()> {
         events::insert(self, events).await
     }
+    async fn insert_new_events(
+        &self,
+        events: Vec<(Event, Payload)>,
+        dedup_since: Millis,
+    ) -> Result<Vec<Option<String>>> {
+        events::insert_new(self, events, dedup_since).await
+    }
     async fn find_duplicate(
         &self,
         registration_id: &str,

@@ -8,7 +8,7 @@
 //! handed on.
 
 use super::SqliteStore;
-use crate::batch::first_conflict;
+use crate::batch::{first_conflict, Copies};
 use crate::codec::{event_columns, EventValues, PayloadValues};
 use crate::rules::id_tracks_time;
 use crate::{Result, StoreError};
@@ -42,29 +42,8 @@ pub(super) async fn insert_new(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    // A later copy in the batch is answered like the first one.
-    let mut first_copy: HashMap<(&str, &str), usize> = HashMap::new();
-    let copy_of: Vec<Option<usize>> = events
-        .iter()
-        .enumerate()
-        .map(|(i, (e, _))| {
-            let pid = e.provider_event_id.as_deref()?;
-            match first_copy.entry((e.registration_id.as_str(), pid)) {
-                std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(i);
-                    None
-                }
-            }
-        })
-        .collect();
-    let candidates: Vec<&(Event, Payload)> = events
-        .iter()
-        .zip(&copy_of)
-        .filter(|(_, copy)| copy.is_none())
-        .map(|(item, _)| item)
-        .collect();
-
+    let copies = Copies::of(&events);
+    let candidates = copies.firsts(&events);
     let mut conn = s.write().await?;
     let inserted = write(s, &mut conn, &candidates, Some(dedup_since)).await?;
     let left_out: Vec<&Event> = candidates
@@ -79,32 +58,7 @@ pub(super) async fn insert_new(
     };
     drop(conn);
 
-    let answer_of = |e: &Event| -> Result<Option<String>> {
-        if inserted.contains(&e.id) {
-            return Ok(None);
-        }
-        let key = (
-            e.registration_id.clone(),
-            e.provider_event_id.clone().unwrap_or_default(),
-        );
-        match originals.get(&key) {
-            Some(original) => Ok(Some(original.clone())),
-            None => Err(StoreError::Corrupt(format!(
-                "event {} was left out as a redelivery, but its original is gone",
-                e.id
-            ))),
-        }
-    };
-    let mut answers = Vec::with_capacity(events.len());
-    for (i, (e, _)) in events.iter().enumerate() {
-        let answer = match copy_of[i] {
-            // The first copy's original, or the first copy itself.
-            Some(first) => Some(answer_of(&events[first].0)?.unwrap_or(events[first].0.id.clone())),
-            None => answer_of(e)?,
-        };
-        answers.push(answer);
-    }
-    Ok(answers)
+    copies.answers(&events, &inserted, &originals)
 }
 
 /// Writes `batch` in one command and returns the ids stored. With
