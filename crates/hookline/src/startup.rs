@@ -6,6 +6,7 @@ use crate::admin_key::{self, Origin};
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::ingest::{group_commit, Ingest};
+use crate::service::links::{self, LinkCache};
 use crate::service::Gateway;
 use hookline_core::retry::RetrySchedule;
 use hookline_delivery::guard::OutboundGuard;
@@ -97,9 +98,8 @@ impl Application {
                 guard.clone(),
                 config.providers.timeout,
             )),
-            dedup_window: config.providers.dedup_window,
             rotation_overlap: config.signing.rotation_overlap,
-            links: Arc::default(),
+            links: Arc::new(LinkCache::new(link_ttl(&config))),
         };
         let (writer_handle, writer) = {
             let (w, h) = group_commit::Writer::spawn(
@@ -235,4 +235,15 @@ fn forward_work_notifications(
             }
         }
     }))
+}
+
+/// How long ingest trusts a cached link: long when this process makes every
+/// configuration write (it clears the cache on each), short when other nodes
+/// share the database (see `service::links`).
+fn link_ttl(config: &Config) -> std::time::Duration {
+    if config.database_url().starts_with("postgres") {
+        links::SHARED_TTL
+    } else {
+        links::OWNED_TTL
+    }
 }

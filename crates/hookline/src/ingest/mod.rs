@@ -26,6 +26,7 @@ use bytes::Bytes;
 use group_commit::Written;
 use hookline_core::event::{Event, EventStatus, Payload, VerificationResult};
 use hookline_core::ids::{new_id, LinkId};
+use hookline_core::model::AppWebhook;
 use hookline_core::time::Millis;
 use hookline_verify::InboundRequest;
 use std::sync::Arc;
@@ -199,27 +200,24 @@ impl Ingest {
         let unknown = || Error::not_found("link", "this ingest link");
         let link = LinkId::parse(link).ok_or_else(unknown)?;
         let cache = &self.gateway.links;
-        let target = match cache.get(link.as_str()) {
+        let target = match cache.links.get(link.as_str()) {
             Some(target) => target,
             None => {
-                let generation = cache.generation();
+                let generation = cache.links.generation();
                 let read_at = Instant::now();
                 let store = &self.gateway.store;
                 let registration = store
                     .get_registration_by_link(link.as_str())
                     .await?
                     .ok_or_else(unknown)?;
-                let webhook = store
-                    .get_webhook_by_id(&registration.webhook_id)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::Gone("the webhook this link was made for no longer exists".into())
-                    })?;
+                let webhook = self.webhook(&registration.webhook_id).await?;
                 let target = Arc::new(LinkTarget {
                     registration,
                     webhook,
                 });
-                cache.insert(link.as_str(), generation, read_at, target.clone());
+                cache
+                    .links
+                    .insert(link.as_str(), generation, read_at, target.clone());
                 target
             }
         };
@@ -229,6 +227,27 @@ impl Ingest {
             ));
         }
         Ok(target)
+    }
+
+    /// A webhook by id, shared by every link to it.
+    async fn webhook(&self, id: &str) -> Result<Arc<AppWebhook>> {
+        let cache = &self.gateway.links.webhooks;
+        if let Some(webhook) = cache.get(id) {
+            return Ok(webhook);
+        }
+        let generation = cache.generation();
+        let read_at = Instant::now();
+        let webhook = self
+            .gateway
+            .store
+            .get_webhook_by_id(id)
+            .await?
+            .ok_or_else(|| {
+                Error::Gone("the webhook this link was made for no longer exists".into())
+            })?;
+        let webhook = Arc::new(webhook);
+        cache.insert(id, generation, read_at, webhook.clone());
+        Ok(webhook)
     }
 }
 

@@ -3,10 +3,15 @@
 //! a call to a link costs no database read and no decryption.
 //!
 //! Every configuration write this node makes (`catalog`, `registry`) clears
-//! the cache. A write made by another node sharing the PostgreSQL database is
-//! seen once the entry is older than [`TTL`]; until then that node's link
-//! answers as before the change (e.g. still accepts on a link just disabled
-//! elsewhere), which is the price of not reading the database per call.
+//! the cache. On SQLite that is every write there is (one process owns the
+//! file), so entries live for [`OWNED_TTL`]. A write made by another node
+//! sharing a PostgreSQL database is seen once the entry is older than
+//! [`SHARED_TTL`]; until then this node's link answers as before the change
+//! (e.g. still accepts on a link just disabled elsewhere), which is the price
+//! of not reading the database per call.
+//!
+//! Webhooks are cached apart from links and shared between them: a webhook
+//! with many envs is large, and thousands of links point to few webhooks.
 //!
 //! A lookup that began before a clear never stores its (possibly stale)
 //! result: each clear bumps a generation, and a result is kept only if the
@@ -18,42 +23,64 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-/// How long an entry is trusted without a local write clearing it.
-pub const TTL: Duration = Duration::from_secs(1);
+/// How long an entry is trusted when this process makes every write.
+pub const OWNED_TTL: Duration = Duration::from_secs(3600);
+/// How long an entry is trusted when other nodes write too.
+pub const SHARED_TTL: Duration = Duration::from_secs(1);
 
-/// More links than this are not worth holding; the cache starts over.
-const MAX_ENTRIES: usize = 100_000;
+/// The cache starts over when it would hold more entries than this, which
+/// bounds its memory: measured at ~5 KB per cached link (10,000 links added
+/// ~50 MB of RSS in `hookline-bench registrations`). A gateway with more
+/// active links reads the rest from the database, as without a cache.
+const MAX_ENTRIES: usize = 10_000;
 
 /// A link's registration and webhook.
 pub struct LinkTarget {
     pub registration: Registration,
-    pub webhook: AppWebhook,
+    pub webhook: Arc<AppWebhook>,
 }
 
-/// The cache ingest uses.
-pub type LinkCache = TtlCache<Arc<LinkTarget>>;
-
-/// Values by link, each trusted for [`TTL`] or until the next clear.
-pub struct TtlCache<V> {
-    entries: RwLock<HashMap<String, (Instant, V)>>,
-    generation: AtomicU64,
+/// Links (to their targets) and webhooks (by id) for ingest.
+pub struct LinkCache {
+    pub links: TtlCache<Arc<LinkTarget>>,
+    pub webhooks: TtlCache<Arc<AppWebhook>>,
 }
 
-impl<V> Default for TtlCache<V> {
-    fn default() -> Self {
-        TtlCache {
-            entries: RwLock::default(),
-            generation: AtomicU64::new(0),
+impl LinkCache {
+    pub fn new(ttl: Duration) -> Self {
+        LinkCache {
+            links: TtlCache::new(ttl),
+            webhooks: TtlCache::new(ttl),
         }
+    }
+
+    pub fn clear(&self) {
+        self.links.clear();
+        self.webhooks.clear();
     }
 }
 
+/// Values by key, each trusted for its `ttl` or until the next clear.
+pub struct TtlCache<V> {
+    entries: RwLock<HashMap<String, (Instant, V)>>,
+    generation: AtomicU64,
+    ttl: Duration,
+}
+
 impl<V: Clone> TtlCache<V> {
-    /// The cached value of `link`, if fresh.
-    pub fn get(&self, link: &str) -> Option<V> {
+    pub fn new(ttl: Duration) -> Self {
+        TtlCache {
+            entries: RwLock::default(),
+            generation: AtomicU64::new(0),
+            ttl,
+        }
+    }
+
+    /// The cached value of `key`, if fresh.
+    pub fn get(&self, key: &str) -> Option<V> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let (read_at, target) = entries.get(link)?;
-        (read_at.elapsed() < TTL).then(|| target.clone())
+        let (read_at, value) = entries.get(key)?;
+        (read_at.elapsed() < self.ttl).then(|| value.clone())
     }
 
     /// The generation to pass to [`insert`](Self::insert); take it before
@@ -64,7 +91,7 @@ impl<V: Clone> TtlCache<V> {
 
     /// Keeps `value`, read at `read_at` under `generation`, unless a clear
     /// happened since.
-    pub fn insert(&self, link: &str, generation: u64, read_at: Instant, value: V) {
+    pub fn insert(&self, key: &str, generation: u64, read_at: Instant, value: V) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         // Checked under the lock `clear` takes, so a clear cannot slip in
         // between the check and the insert.
@@ -74,7 +101,7 @@ impl<V: Clone> TtlCache<V> {
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(link.to_owned(), (read_at, value));
+        entries.insert(key.to_owned(), (read_at, value));
     }
 
     /// Forgets everything; called after every configuration write.
@@ -91,7 +118,7 @@ mod tests {
 
     #[test]
     fn keeps_what_was_read_until_cleared() {
-        let cache = TtlCache::<u32>::default();
+        let cache = TtlCache::<u32>::new(SHARED_TTL);
         let g = cache.generation();
         cache.insert("l", g, Instant::now(), 7);
         assert_eq!(cache.get("l"), Some(7));
@@ -102,7 +129,7 @@ mod tests {
 
     #[test]
     fn a_read_begun_before_a_clear_is_not_kept() {
-        let cache = TtlCache::<u32>::default();
+        let cache = TtlCache::<u32>::new(SHARED_TTL);
         let g = cache.generation();
         cache.clear(); // a write lands while the lookup is reading the store
         cache.insert("l", g, Instant::now(), 7);
@@ -113,9 +140,9 @@ mod tests {
 
     #[test]
     fn entries_expire() {
-        let cache = TtlCache::<u32>::default();
+        let cache = TtlCache::<u32>::new(SHARED_TTL);
         let g = cache.generation();
-        let old = Instant::now() - TTL - Duration::from_millis(1);
+        let old = Instant::now() - SHARED_TTL - Duration::from_millis(1);
         cache.insert("l", g, old, 7);
         assert_eq!(cache.get("l"), None);
     }

@@ -36,8 +36,6 @@ pub struct Gateway {
     pub default_schedule: RetrySchedule,
     /// Calls to providers' registration APIs (`enable`, `disable`).
     pub providers: Arc<crate::providers::Providers>,
-    /// Provider redeliveries within this window are not forwarded again (0: off).
-    pub dedup_window: std::time::Duration,
     /// How long a rotated-out signing secret keeps signing, by default.
     pub rotation_overlap: std::time::Duration,
     /// Link → registration and webhook, for ingest; cleared by every

@@ -206,6 +206,10 @@ async fn disable_retires_links() {
     let rx = spawn_receiver(vec![]).await;
     seed_model(&app).await;
     let link = link_to(&app, &rx.url("/x")).await;
+    // Accepted first, so ingest has the link cached: disabling must still
+    // take effect at once.
+    let (s, _) = app.ingest(&link, Method::POST, b"{}", &[]).await;
+    assert_eq!(s, StatusCode::OK);
     let v = app
         .ok("/api/v1/processor/webhooks/disable", json!({"product_tag": "my_product", "access_tag": "admin", "webhook_tag": "order_created"}))
         .await;
