@@ -1,5 +1,6 @@
 //! Writing events in batches, the same way on every backend: how a batch
-//! is cut into statements, and which event a failed batch insert names.
+//! is cut into statements, which events of a batch are provider
+//! redeliveries of each other, and which event a failed batch insert names.
 
 use crate::{Result, StoreError};
 use hookline_core::event::{Event, Payload};
