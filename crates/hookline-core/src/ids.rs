@@ -6,10 +6,23 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Mutex;
 
-/// A fresh prefixed id, e.g. `new_id("evt")` → `evt_01JD…`.
+/// One monotonic generator per process: two ids minted in the same
+/// millisecond still sort in the order they were minted, so listings ordered
+/// by id keep arrival order (a plain `Ulid::new()` randomises within a ms).
+static IDS: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+
+/// A fresh prefixed id, e.g. `new_id("evt")` → `evt_01JD…`; later calls in
+/// this process return larger ids.
 pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", ulid::Ulid::new())
+    let minted = IDS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .generate()
+        // Overflow needs 2^80 ids in one millisecond; keep going unordered.
+        .unwrap_or_else(|_| ulid::Ulid::new());
+    format!("{prefix}_{minted}")
 }
 
 /// The unguessable part of an ingest link: 32 alphanumeric characters from the
@@ -83,5 +96,15 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(2));
         let b = new_id("evt");
         assert!(a < b && a.starts_with("evt_"));
+    }
+
+    #[test]
+    fn ids_minted_in_the_same_millisecond_keep_their_order() {
+        let ids: Vec<String> = (0..2_000).map(|_| new_id("evt")).collect();
+        // Thousands of ids in a tight loop share milliseconds, so this fails
+        // for random-within-ms ULIDs.
+        let shared_ms = ids.windows(2).filter(|w| w[0][..14] == w[1][..14]).count();
+        assert!(shared_ms > 0, "no two ids shared a millisecond");
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 }
