@@ -29,7 +29,16 @@ pub(super) fn connect_options(url: &str) -> Result<PgConnectOptions> {
         .application_name("hookline")
         // Ingest acknowledges on commit: a commit must be on disk, whatever
         // the server's or the role's default says.
-        .options([("synchronous_commit", "on")]))
+        .options([
+            ("synchronous_commit", "on"),
+            // sqlx prepares every statement once per connection, and after
+            // five runs PostgreSQL may keep a generic plan for good. One made
+            // while `events` was small joins it by a sequential scan, and is
+            // kept while the table grows until an ANALYZE invalidates it
+            // (never, with autovacuum off): a claim then reads every event.
+            // Planning each run costs far less than that risk.
+            ("plan_cache_mode", "force_custom_plan"),
+        ]))
 }
 
 pub(super) async fn open(url: &str, opts: &PgOptions) -> Result<PgStore> {
