@@ -32,7 +32,195 @@ const INSERT_PAYLOADS: &str =
     "INSERT INTO event_payloads (event_id, method, query, headers, body) \
      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])";
 
+/// The whole batch as one autocommit statement: the events, minus provider
+/// redeliveries of events received since `dedup_since`, and the payloads of
+/// those stored — one round trip and one commit, the same for 1 event or
+/// 500. Returns the ids stored, or `None` when the batch needs
+/// [`insert_in_transaction`] instead: its payloads need several statements,
+/// or an id is already stored (the statement then fails and stores nothing,
+/// and the slow path names the id).
+const INSERT_BATCH: &str = concat!(
+    "WITH ev AS ( \
+       INSERT INTO events (",
+    event_columns!(),
+    ") SELECT u.* FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], \
+         $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::text[], \
+         $18::text[]) AS u(",
+    event_columns!(),
+    ") WHERE $24::bigint IS NULL OR u.provider_event_id IS NULL OR NOT EXISTS ( \
+           SELECT 1 FROM events e WHERE e.registration_id = u.registration_id \
+             AND e.provider_event_id = u.provider_event_id AND e.received_at >= $24) \
+       RETURNING id), \
+     pl AS ( \
+       INSERT INTO event_payloads (event_id, method, query, headers, body) \
+       SELECT p.* FROM UNNEST($19::text[], $20::text[], $21::text[], $22::text[], $23::bytea[]) \
+         AS p(event_id, method, query, headers, body) \
+       WHERE p.event_id IN (SELECT id FROM ev)) \
+     SELECT id FROM ev"
+);
+
+async fn insert_batch(
+    s: &PgStore,
+    events: &[&(Event, Payload)],
+    dedup_since: Option<Millis>,
+) -> Result<Option<HashSet<String>>> {
+    let payload_bytes: usize = events.iter().map(|(_, p)| p.body.len()).sum();
+    if payload_bytes > crate::batch::PAYLOAD_CHUNK_BYTES {
+        return Ok(None);
+    }
+    let values = events
+        .iter()
+        .map(|(e, _)| EventValues::new(e))
+        .collect::<Result<Vec<_>>>()?;
+    let payloads = events
+        .iter()
+        .map(|(_, p)| PayloadValues::new(p))
+        .collect::<Result<Vec<_>>>()?;
+    // One array per column, in `event_columns!()` order.
+    macro_rules! column {
+        ($f:expr) => {
+            values.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    let stored: std::result::Result<Vec<(String,)>, sqlx::Error> = sqlx::query_as(INSERT_BATCH)
+        .bind(column!(|v| v.id))
+        .bind(column!(|v| v.registration_id))
+        .bind(column!(|v| v.product_tag))
+        .bind(column!(|v| v.access_tag))
+        .bind(column!(|v| v.webhook_tag))
+        .bind(column!(|v| v.env))
+        .bind(column!(|v| v.event_type))
+        .bind(column!(|v| v.status))
+        .bind(column!(|v| v.received_at))
+        .bind(column!(|v| v.updated_at))
+        .bind(column!(|v| v.attempts))
+        .bind(column!(|v| v.retry_base))
+        .bind(column!(|v| v.next_attempt_at))
+        .bind(column!(|v| v.delivered_at))
+        .bind(column!(|v| v.last_response_status))
+        .bind(column!(|v| v.last_error))
+        .bind(column!(|v| v.provider_event_id))
+        .bind(column!(|v| v.verification.as_deref()))
+        .bind(column!(|v| v.id))
+        .bind(payloads.iter().map(|p| p.method).collect::<Vec<_>>())
+        .bind(payloads.iter().map(|p| p.query).collect::<Vec<_>>())
+        .bind(
+            payloads
+                .iter()
+                .map(|p| p.headers.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(payloads.iter().map(|p| p.body).collect::<Vec<_>>())
+        .bind(dedup_since.map(|m| m.0))
+        .fetch_all(&s.pool)
+        .await;
+    let stored = match stored {
+        Ok(rows) => rows.into_iter().map(|(id,)| id).collect::<HashSet<_>>(),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if events
+        .iter()
+        .any(|(e, _)| e.next_attempt_at.is_some() && stored.contains(&e.id))
+    {
+        s.notifier.work_committed();
+    }
+    Ok(Some(stored))
+}
+
 pub(super) async fn insert(s: &PgStore, events: &[(Event, Payload)]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let all: Vec<&(Event, Payload)> = events.iter().collect();
+    match insert_batch(s, &all, None).await? {
+        Some(stored) if stored.len() == events.len() => Ok(()),
+        // An id already stored, or given twice: nothing was stored, and
+        // the transaction names the id.
+        _ => insert_in_transaction(s, events).await,
+    }
+}
+
+/// [`insert`] leaving out provider redeliveries: one statement stores the
+/// batch minus the redeliveries it finds; only when some were left out does
+/// a second query look up the originals they are answered with.
+pub(super) async fn insert_new(
+    s: &PgStore,
+    events: Vec<(Event, Payload)>,
+    dedup_since: Millis,
+) -> Result<Vec<Option<String>>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let copies = Copies::of(&events);
+    let firsts = copies.firsts(&events);
+    let Some(stored) = insert_batch(s, &firsts, Some(dedup_since)).await? else {
+        return insert_new_in_steps(s, events, dedup_since).await;
+    };
+    let left_out: Vec<&Event> = firsts
+        .iter()
+        .map(|(e, _)| e)
+        .filter(|e| !stored.contains(&e.id))
+        .collect();
+    let originals = if left_out.is_empty() {
+        HashMap::new()
+    } else {
+        find_originals(s, &left_out, dedup_since).await?
+    };
+    copies.answers(&events, &stored, &originals)
+}
+
+/// The earliest event since `since` of each (registration, provider event
+/// id) of `events`, in one query.
+async fn find_originals(
+    s: &PgStore,
+    events: &[&Event],
+    since: Millis,
+) -> Result<HashMap<(String, String), String>> {
+    let keyed: Vec<&Event> = events
+        .iter()
+        .copied()
+        .filter(|e| e.provider_event_id.is_some())
+        .collect();
+    let mut originals = HashMap::new();
+    if keyed.is_empty() {
+        return Ok(originals);
+    }
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT k.registration_id, k.provider_event_id, \
+           (SELECT e.id FROM events e WHERE e.registration_id = k.registration_id \
+              AND e.provider_event_id = k.provider_event_id AND e.received_at >= $3 \
+            ORDER BY e.received_at LIMIT 1) \
+         FROM UNNEST($1::text[], $2::text[]) AS k(registration_id, provider_event_id)",
+    )
+    .bind(
+        keyed
+            .iter()
+            .map(|e| e.registration_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        keyed
+            .iter()
+            .map(|e| e.provider_event_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(since.0)
+    .fetch_all(&s.pool)
+    .await?;
+    for (reg, pid, original) in rows {
+        if let Some(original) = original {
+            originals.insert((reg, pid), original);
+        }
+    }
+    Ok(originals)
+}
+
+/// The batch in one transaction of two statements (more for payloads past
+/// [`crate::batch::PAYLOAD_CHUNK_BYTES`]); an id already stored fails it
+/// with [`StoreError::Conflict`] naming that id.
+async fn insert_in_transaction(s: &PgStore, events: &[(Event, Payload)]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -103,9 +291,9 @@ pub(super) async fn insert(s: &PgStore, events: &[(Event, Payload)]) -> Result<(
     Ok(())
 }
 
-/// [`insert`] leaving out provider redeliveries: one lookup for the whole
-/// batch (one array per key column), then the insert of the rest.
-pub(super) async fn insert_new(
+/// [`insert_new`] in steps: one lookup for the whole batch (one array per
+/// key column), then [`insert_in_transaction`] of the rest.
+async fn insert_new_in_steps(
     s: &PgStore,
     events: Vec<(Event, Payload)>,
     dedup_since: Millis,
@@ -115,41 +303,8 @@ pub(super) async fn insert_new(
     }
     let copies = Copies::of(&events);
     let firsts = copies.firsts(&events);
-    let keyed: Vec<&Event> = firsts
-        .iter()
-        .map(|(e, _)| e)
-        .filter(|e| e.provider_event_id.is_some())
-        .collect();
-    let mut originals = HashMap::new();
-    if !keyed.is_empty() {
-        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT k.registration_id, k.provider_event_id, \
-               (SELECT e.id FROM events e WHERE e.registration_id = k.registration_id \
-                  AND e.provider_event_id = k.provider_event_id AND e.received_at >= $3 \
-                ORDER BY e.received_at LIMIT 1) \
-             FROM UNNEST($1::text[], $2::text[]) AS k(registration_id, provider_event_id)",
-        )
-        .bind(
-            keyed
-                .iter()
-                .map(|e| e.registration_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            keyed
-                .iter()
-                .map(|e| e.provider_event_id.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(dedup_since.0)
-        .fetch_all(&s.pool)
-        .await?;
-        for (reg, pid, original) in rows {
-            if let Some(original) = original {
-                originals.insert((reg, pid), original);
-            }
-        }
-    }
+    let first_events: Vec<&Event> = firsts.iter().map(|(e, _)| e).collect();
+    let originals = find_originals(s, &first_events, dedup_since).await?;
     let fresh: Vec<(Event, Payload)> = firsts
         .into_iter()
         .filter(|(e, _)| {
@@ -161,7 +316,7 @@ pub(super) async fn insert_new(
         })
         .cloned()
         .collect();
-    insert(s, &fresh).await?;
+    insert_in_transaction(s, &fresh).await?;
     let stored: HashSet<String> = fresh.into_iter().map(|(e, _)| e.id).collect();
     copies.answers(&events, &stored, &originals)
 }

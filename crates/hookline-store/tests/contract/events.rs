@@ -174,6 +174,53 @@ pub async fn insert_new_leaves_out_redeliveries(s: &dyn Store) -> Result<()> {
     Ok(())
 }
 
+/// Payloads past one statement's share (32 MiB) take each backend's
+/// multi-statement path; the batch is still stored whole, redeliveries
+/// still left out.
+pub async fn batches_past_one_statement_are_stored_whole(s: &dyn Store) -> Result<()> {
+    let reg = saved_registration(s, "main").await;
+    let big = |n: u8| Payload {
+        body: vec![n; 12 << 20],
+        ..payload(b"")
+    };
+    let events: Vec<Event> = (0..3).map(|i| queued(&reg, at(10 + i))).collect();
+    let batch: Vec<(Event, Payload)> = events.iter().cloned().zip((0u8..).map(big)).collect();
+    s.insert_events(&batch).await?;
+    for (e, p) in &batch {
+        let (got, got_payload) = s.get_event(&e.id).await?.expect("stored");
+        assert_eq!(&got, e);
+        assert_eq!(got_payload.body.len(), p.body.len());
+        assert_eq!(got_payload.body, p.body);
+    }
+
+    let with_pid = |t: i64, pid: &str| {
+        let mut e = queued(&reg, at(t));
+        e.provider_event_id = Some(pid.into());
+        e
+    };
+    let original = with_pid(100, "pe_big");
+    let redelivery = with_pid(200, "pe_big");
+    let fresh = with_pid(201, "pe_other");
+    let plain = queued(&reg, at(202));
+    let answer = s
+        .insert_new_events(
+            vec![
+                (original.clone(), big(7)),
+                (redelivery.clone(), big(8)),
+                (fresh.clone(), big(9)),
+                (plain.clone(), big(10)),
+            ],
+            at(0),
+        )
+        .await?;
+    assert_eq!(answer, vec![None, Some(original.id.clone()), None, None]);
+    for stored in [&original, &fresh, &plain] {
+        assert!(s.get_event(&stored.id).await?.is_some(), "{}", stored.id);
+    }
+    assert_eq!(s.get_event(&redelivery.id).await?, None);
+    Ok(())
+}
+
 /// A mixed population for the listing tests, ids ascending.
 async fn population(s: &dyn Store) -> Result<Vec<Event>> {
     let main = saved_registration(s, "main").await;

@@ -98,6 +98,7 @@ macro_rules! backend_tests {
                     insert_batch_is_atomic,
                     find_duplicate_window,
                     insert_new_leaves_out_redeliveries,
+                    batches_past_one_statement_are_stored_whole,
                     list_filters,
                     list_time_window_with_ids_minted_at_receipt,
                     list_pagination_has_no_gaps_or_duplicates,
