@@ -12,7 +12,8 @@ use crate::rules::{list_limit, requeue_allowed};
 use crate::{EventFilter, Requeue, Result, StoreError};
 use hookline_core::event::{Attempt, Event, Payload};
 use hookline_core::time::Millis;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::QueryAs;
 use sqlx::{FromRow, Postgres, QueryBuilder};
 use std::collections::{HashMap, HashSet};
 
@@ -60,30 +61,18 @@ const INSERT_BATCH: &str = concat!(
      SELECT id FROM ev"
 );
 
-async fn insert_batch(
-    s: &PgStore,
-    events: &[&(Event, Payload)],
-    dedup_since: Option<Millis>,
-) -> Result<Option<HashSet<String>>> {
-    let payload_bytes: usize = events.iter().map(|(_, p)| p.body.len()).sum();
-    if payload_bytes > crate::batch::PAYLOAD_CHUNK_BYTES {
-        return Ok(None);
-    }
-    let values = events
-        .iter()
-        .map(|(e, _)| EventValues::new(e))
-        .collect::<Result<Vec<_>>>()?;
-    let payloads = events
-        .iter()
-        .map(|(_, p)| PayloadValues::new(p))
-        .collect::<Result<Vec<_>>>()?;
-    // One array per column, in `event_columns!()` order.
+/// Binds `$1`…`$18`: one array per column of `values`, in
+/// `event_columns!()` order.
+fn bind_event_columns<'q>(
+    query: QueryAs<'q, Postgres, (String,), PgArguments>,
+    values: &'q [EventValues<'q>],
+) -> QueryAs<'q, Postgres, (String,), PgArguments> {
     macro_rules! column {
         ($f:expr) => {
             values.iter().map($f).collect::<Vec<_>>()
         };
     }
-    let stored: std::result::Result<Vec<(String,)>, sqlx::Error> = sqlx::query_as(INSERT_BATCH)
+    query
         .bind(column!(|v| v.id))
         .bind(column!(|v| v.registration_id))
         .bind(column!(|v| v.product_tag))
@@ -102,19 +91,40 @@ async fn insert_batch(
         .bind(column!(|v| v.last_error))
         .bind(column!(|v| v.provider_event_id))
         .bind(column!(|v| v.verification.as_deref()))
-        .bind(column!(|v| v.id))
-        .bind(payloads.iter().map(|p| p.method).collect::<Vec<_>>())
-        .bind(payloads.iter().map(|p| p.query).collect::<Vec<_>>())
-        .bind(
-            payloads
-                .iter()
-                .map(|p| p.headers.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(payloads.iter().map(|p| p.body).collect::<Vec<_>>())
-        .bind(dedup_since.map(|m| m.0))
-        .fetch_all(&s.pool)
-        .await;
+}
+
+async fn insert_batch(
+    s: &PgStore,
+    events: &[&(Event, Payload)],
+    dedup_since: Option<Millis>,
+) -> Result<Option<HashSet<String>>> {
+    let payload_bytes: usize = events.iter().map(|(_, p)| p.body.len()).sum();
+    if payload_bytes > crate::batch::PAYLOAD_CHUNK_BYTES {
+        return Ok(None);
+    }
+    let values = events
+        .iter()
+        .map(|(e, _)| EventValues::new(e))
+        .collect::<Result<Vec<_>>>()?;
+    let payloads = events
+        .iter()
+        .map(|(_, p)| PayloadValues::new(p))
+        .collect::<Result<Vec<_>>>()?;
+    let stored: std::result::Result<Vec<(String,)>, sqlx::Error> =
+        bind_event_columns(sqlx::query_as(INSERT_BATCH), &values)
+            .bind(values.iter().map(|v| v.id).collect::<Vec<_>>())
+            .bind(payloads.iter().map(|p| p.method).collect::<Vec<_>>())
+            .bind(payloads.iter().map(|p| p.query).collect::<Vec<_>>())
+            .bind(
+                payloads
+                    .iter()
+                    .map(|p| p.headers.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(payloads.iter().map(|p| p.body).collect::<Vec<_>>())
+            .bind(dedup_since.map(|m| m.0))
+            .fetch_all(&s.pool)
+            .await;
     let stored = match stored {
         Ok(rows) => rows.into_iter().map(|(id,)| id).collect::<HashSet<_>>(),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
@@ -228,33 +238,9 @@ async fn insert_in_transaction(s: &PgStore, events: &[(Event, Payload)]) -> Resu
         .iter()
         .map(|(e, _)| EventValues::new(e))
         .collect::<Result<Vec<_>>>()?;
-    // One array per column, in `event_columns!()` order.
-    macro_rules! column {
-        ($f:expr) => {
-            values.iter().map($f).collect::<Vec<_>>()
-        };
-    }
 
     let mut tx = s.pool.begin().await?;
-    let inserted: Vec<(String,)> = sqlx::query_as(INSERT_EVENTS)
-        .bind(column!(|v| v.id))
-        .bind(column!(|v| v.registration_id))
-        .bind(column!(|v| v.product_tag))
-        .bind(column!(|v| v.access_tag))
-        .bind(column!(|v| v.webhook_tag))
-        .bind(column!(|v| v.env))
-        .bind(column!(|v| v.event_type))
-        .bind(column!(|v| v.status))
-        .bind(column!(|v| v.received_at))
-        .bind(column!(|v| v.updated_at))
-        .bind(column!(|v| v.attempts))
-        .bind(column!(|v| v.retry_base))
-        .bind(column!(|v| v.next_attempt_at))
-        .bind(column!(|v| v.delivered_at))
-        .bind(column!(|v| v.last_response_status))
-        .bind(column!(|v| v.last_error))
-        .bind(column!(|v| v.provider_event_id))
-        .bind(column!(|v| v.verification.as_deref()))
+    let inserted: Vec<(String,)> = bind_event_columns(sqlx::query_as(INSERT_EVENTS), &values)
         .fetch_all(&mut *tx)
         .await?;
     if inserted.len() < events.len() {
