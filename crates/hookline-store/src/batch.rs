@@ -51,6 +51,19 @@ impl Copies {
             .collect()
     }
 
+    /// The firsts the database did not store (their `stored` ids lack
+    /// them): redeliveries whose originals must be looked up.
+    pub(crate) fn left_out<'a>(
+        firsts: &[&'a (Event, Payload)],
+        stored: &HashSet<String>,
+    ) -> Vec<&'a Event> {
+        firsts
+            .iter()
+            .map(|(e, _)| e)
+            .filter(|e| !stored.contains(&e.id))
+            .collect()
+    }
+
     /// The answer of `Store::insert_new_events`, given the ids stored and
     /// the originals (by registration and provider event id) of the firsts
     /// left out.

@@ -49,13 +49,13 @@ const INSERT_BATCH: &str = concat!(
          $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::text[], \
          $18::text[]) AS u(",
     event_columns!(),
-    ") WHERE $24::bigint IS NULL OR u.provider_event_id IS NULL OR NOT EXISTS ( \
+    ") WHERE $23::bigint IS NULL OR u.provider_event_id IS NULL OR NOT EXISTS ( \
            SELECT 1 FROM events e WHERE e.registration_id = u.registration_id \
-             AND e.provider_event_id = u.provider_event_id AND e.received_at >= $24) \
+             AND e.provider_event_id = u.provider_event_id AND e.received_at >= $23) \
        RETURNING id), \
      pl AS ( \
        INSERT INTO event_payloads (event_id, method, query, headers, body) \
-       SELECT p.* FROM UNNEST($19::text[], $20::text[], $21::text[], $22::text[], $23::bytea[]) \
+       SELECT p.* FROM UNNEST($1::text[], $19::text[], $20::text[], $21::text[], $22::bytea[]) \
          AS p(event_id, method, query, headers, body) \
        WHERE p.event_id IN (SELECT id FROM ev)) \
      SELECT id FROM ev"
@@ -112,7 +112,6 @@ async fn insert_batch(
         .collect::<Result<Vec<_>>>()?;
     let stored: std::result::Result<Vec<(String,)>, sqlx::Error> =
         bind_event_columns(sqlx::query_as(INSERT_BATCH), &values)
-            .bind(values.iter().map(|v| v.id).collect::<Vec<_>>())
             .bind(payloads.iter().map(|p| p.method).collect::<Vec<_>>())
             .bind(payloads.iter().map(|p| p.query).collect::<Vec<_>>())
             .bind(
@@ -165,18 +164,17 @@ pub(super) async fn insert_new(
     }
     let copies = Copies::of(&events);
     let firsts = copies.firsts(&events);
-    let Some(stored) = insert_batch(s, &firsts, Some(dedup_since)).await? else {
-        return insert_new_in_steps(s, events, dedup_since).await;
-    };
-    let left_out: Vec<&Event> = firsts
-        .iter()
-        .map(|(e, _)| e)
-        .filter(|e| !stored.contains(&e.id))
-        .collect();
-    let originals = if left_out.is_empty() {
-        HashMap::new()
-    } else {
-        find_originals(s, &left_out, dedup_since).await?
+    let (stored, originals) = match insert_batch(s, &firsts, Some(dedup_since)).await? {
+        Some(stored) => {
+            let left_out = Copies::left_out(&firsts, &stored);
+            let originals = if left_out.is_empty() {
+                HashMap::new()
+            } else {
+                find_originals(s, &left_out, dedup_since).await?
+            };
+            (stored, originals)
+        }
+        None => insert_new_in_steps(s, &firsts, dedup_since).await?,
     };
     copies.answers(&events, &stored, &originals)
 }
@@ -277,22 +275,18 @@ async fn insert_in_transaction(s: &PgStore, events: &[(Event, Payload)]) -> Resu
     Ok(())
 }
 
-/// [`insert_new`] in steps: one lookup for the whole batch (one array per
-/// key column), then [`insert_in_transaction`] of the rest.
+/// [`insert_new`] in steps, for batches [`insert_batch`] cannot take: one
+/// lookup of the originals of all `firsts`, then [`insert_in_transaction`]
+/// of the rest. Returns the ids stored and the originals found.
 async fn insert_new_in_steps(
     s: &PgStore,
-    events: Vec<(Event, Payload)>,
+    firsts: &[&(Event, Payload)],
     dedup_since: Millis,
-) -> Result<Vec<Option<String>>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    let copies = Copies::of(&events);
-    let firsts = copies.firsts(&events);
+) -> Result<(HashSet<String>, HashMap<(String, String), String>)> {
     let first_events: Vec<&Event> = firsts.iter().map(|(e, _)| e).collect();
     let originals = find_originals(s, &first_events, dedup_since).await?;
     let fresh: Vec<(Event, Payload)> = firsts
-        .into_iter()
+        .iter()
         .filter(|(e, _)| {
             let key = (
                 e.registration_id.clone(),
@@ -300,11 +294,11 @@ async fn insert_new_in_steps(
             );
             e.provider_event_id.is_none() || !originals.contains_key(&key)
         })
-        .cloned()
+        .map(|&item| item.clone())
         .collect();
     insert_in_transaction(s, &fresh).await?;
     let stored: HashSet<String> = fresh.into_iter().map(|(e, _)| e.id).collect();
-    copies.answers(&events, &stored, &originals)
+    Ok((stored, originals))
 }
 
 pub(super) async fn find_duplicate(

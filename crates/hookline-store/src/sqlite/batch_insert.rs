@@ -46,11 +46,7 @@ pub(super) async fn insert_new(
     let candidates = copies.firsts(&events);
     let mut conn = s.write().await?;
     let inserted = write(s, &mut conn, &candidates, Some(dedup_since)).await?;
-    let left_out: Vec<&Event> = candidates
-        .iter()
-        .map(|(e, _)| e)
-        .filter(|e| !inserted.contains(&e.id))
-        .collect();
+    let left_out = Copies::left_out(&candidates, &inserted);
     let originals = if left_out.is_empty() {
         HashMap::new()
     } else {
