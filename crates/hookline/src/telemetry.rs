@@ -8,6 +8,7 @@
 //! event, registration and replay ids.
 
 use crate::config::{Config, LogFormat};
+use std::io::IsTerminal;
 use tracing::Span;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -75,8 +76,14 @@ fn install(
             .json()
             .with_writer(std::io::stderr)
     });
-    let text = (format == LogFormat::Text)
-        .then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+    // Colour only for a person at a terminal: piped or captured logs (CI,
+    // files, journald) get plain text.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let text = (format == LogFormat::Text).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(std::io::stderr)
+    });
     // A second init (tests) is harmless: the first subscriber stays.
     tracing_subscriber::registry()
         .with(extra)

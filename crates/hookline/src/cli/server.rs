@@ -73,6 +73,11 @@ pub async fn serve(flags: ServerFlags) -> anyhow::Result<()> {
     let config = flags.load()?;
     let _telemetry = hookline::telemetry::init_from(&config)?;
     let app = Application::build(config.clone()).await?;
+    println!(
+        "hookline listening on port {}; links start with {}",
+        app.port(),
+        app.public_url()
+    );
     if app.admin_key_generated() {
         println!(
             "Generated a management key (shown once; also saved to {}):\n  {}",
@@ -80,11 +85,6 @@ pub async fn serve(flags: ServerFlags) -> anyhow::Result<()> {
             app.admin_key()
         );
     }
-    println!(
-        "hookline listening on port {}; links start with {}",
-        app.port(),
-        app.public_url()
-    );
     let token = app.shutdown_token();
     tokio::spawn(async move {
         wait_for_signal().await;

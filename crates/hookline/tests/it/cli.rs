@@ -715,3 +715,56 @@ async fn apply_twice_changes_nothing_the_second_time() {
         .any(|r| r["receiver"]["url"] == format!("{}/v2/orders", rx.base)));
     app.stop().await;
 }
+
+/// `hookline serve` as a new user starts it, output piped: the listening
+/// line comes first, then the generated key, and logs carry no colour codes
+/// when they are not written to a terminal.
+#[tokio::test]
+async fn serve_prints_listening_then_key_without_colour_when_piped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .arg("serve")
+        .env("HOOKLINE_LISTEN", "127.0.0.1:0")
+        .env("HOOKLINE_DATA_DIR", dir.path().join("data"))
+        .env_remove("HOOKLINE_ADMIN_KEY")
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "info")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("hookline serve starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut first = Vec::new();
+    while first.len() < 3 {
+        let line = tokio::time::timeout(Duration::from_secs(30), out.next_line())
+            .await
+            .expect("serve prints its start lines")
+            .unwrap()
+            .expect("stdout stays open");
+        first.push(line);
+    }
+    assert!(
+        first[0].starts_with("hookline listening on port "),
+        "{first:?}"
+    );
+    assert!(
+        first[1].starts_with("Generated a management key"),
+        "{first:?}"
+    );
+    assert!(first[2].trim_start().starts_with("hk_"), "{first:?}");
+
+    // At least one log line ("hookline is listening") has been written.
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), err.next_line())
+        .await
+        .expect("serve logs at info")
+        .unwrap()
+        .expect("stderr stays open");
+    assert!(
+        !line.contains('\u{1b}'),
+        "ANSI escape in piped log: {line:?}"
+    );
+    let _ = child.kill().await;
+}
