@@ -250,20 +250,24 @@ pub fn fill_url(s: &str, vars: &Vars<'_>) -> Result<String, TemplateError> {
     })
 }
 
-/// `url` itself when absolute (http or https), else appended to `base`'s
-/// path (not RFC 3986 resolution: `/v1/x` under `http://h/stripe/` is
-/// `http://h/stripe/v1/x`, so a stand-in or a gateway can sit under a prefix).
+/// `url` itself when absolute, else appended to `base`'s path (not RFC 3986
+/// resolution: `/v1/x` under `http://h/stripe/` is `http://h/stripe/v1/x`,
+/// so a stand-in or a gateway can sit under a prefix). Either way the result
+/// is an http or https URL with a host.
 pub fn resolve_url(base: Option<&url::Url>, url: &str) -> Result<url::Url, TemplateError> {
     let bad = |reason: String| TemplateError::BadUrl {
         url: url.chars().take(200).collect(),
         reason,
     };
-    if let Ok(abs) = url::Url::parse(url) {
-        return if matches!(abs.scheme(), "http" | "https") && abs.host().is_some() {
-            Ok(abs)
+    let callable = |u: url::Url| {
+        if matches!(u.scheme(), "http" | "https") && u.host().is_some() {
+            Ok(u)
         } else {
             Err(bad("only http and https URLs can be called".into()))
-        };
+        }
+    };
+    if let Ok(abs) = url::Url::parse(url) {
+        return callable(abs);
     }
     let base = base.ok_or_else(|| TemplateError::NoBase(url.chars().take(200).collect()))?;
     let mut root = base.clone();
@@ -274,7 +278,7 @@ pub fn resolve_url(base: Option<&url::Url>, url: &str) -> Result<url::Url, Templ
         root.as_str().trim_end_matches('/'),
         url.trim_start_matches('/')
     );
-    url::Url::parse(&joined).map_err(|e| bad(e.to_string()))
+    callable(url::Url::parse(&joined).map_err(|e| bad(e.to_string()))?)
 }
 
 /// Form-encodes a JSON object body (see the module docs for the rules).
@@ -603,6 +607,22 @@ mod tests {
         assert_eq!(
             form_encode(&json!({"a": [{"b": 1}], "n": null, "c": [1, 2]})).unwrap(),
             "a%5B0%5D%5Bb%5D=1&c=1&c=2"
+        );
+    }
+
+    /// Found by the `provider_template` fuzz target: a relative URL under a
+    /// base that is not http(s) came back with the base's scheme.
+    #[test]
+    fn relative_urls_resolve_to_http_only() {
+        let ftp = url::Url::parse("ftp://files.example.test/pub/").unwrap();
+        assert!(matches!(
+            resolve_url(Some(&ftp), "/v1/x"),
+            Err(TemplateError::BadUrl { .. })
+        ));
+        let http = url::Url::parse("http://api.example.test/stripe/").unwrap();
+        assert_eq!(
+            resolve_url(Some(&http), "/v1/x").unwrap().as_str(),
+            "http://api.example.test/stripe/v1/x"
         );
     }
 
