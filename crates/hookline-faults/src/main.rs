@@ -78,17 +78,17 @@ struct Scenario {
 }
 
 const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "sqlite-sigkill", xfail: None, what: "SIGKILL the SQLite node mid-load, start it again on the same file" },
-    Scenario { name: "pg-sigkill", xfail: None, what: "two PostgreSQL nodes; SIGKILL one mid-load, start it again 2 s later" },
+    Scenario { name: "sqlite-sigkill", xfail: None, what: "SIGKILL the SQLite node mid-load (deliveries in flight), start it again on the same file" },
+    Scenario { name: "pg-sigkill", xfail: None, what: "two PostgreSQL nodes; SIGKILL one mid-load (deliveries in flight), start it again 2 s later" },
     Scenario { name: "receiver-fail", xfail: None, what: "the receiver answers 500 for 3 s" },
     Scenario { name: "receiver-hang", xfail: None, what: "the receiver accepts and never answers for 3 s (past the 2 s delivery timeout)" },
     Scenario { name: "receiver-reset", xfail: None, what: "the receiver closes every connection without answering for 3 s" },
     Scenario { name: "receiver-slow", xfail: None, what: "the receiver answers after 1.2 s (under the 2 s timeout) for 4 s" },
     Scenario { name: "pg-proxy-cut", xfail: None, what: "two PostgreSQL nodes behind the harness's proxy; every connection dropped and new ones refused for 4 s" },
     Scenario { name: "pg-restart", xfail: None, what: "two PostgreSQL nodes; the server stopped (-m immediate) and started again 3 s later" },
-    Scenario { name: "pg-sigstop", xfail: None, what: "two PostgreSQL nodes; SIGSTOP one for lease + 2 s, then SIGCONT: its late results must not overwrite the other's" },
+    Scenario { name: "pg-sigstop", xfail: None, what: "two PostgreSQL nodes; SIGSTOP one (deliveries in flight) for lease + 2 s, then SIGCONT: its late results must not overwrite the other's" },
     Scenario { name: "sqlite-disk-full", xfail: Some("issue 12 defect 8 (fixed on another branch): disk full answers 500 internal_error, not 503"), what: "the SQLite node's data dir (a 16 MiB tmpfs in its own mount namespace) filled for 4 s, then freed" },
-    Scenario { name: "pg-clock-skew", xfail: None, what: "two PostgreSQL nodes, one with its wall clock 30 s ahead (libfaketime)" },
+    Scenario { name: "pg-clock-skew", xfail: Some("found by this suite, not fixed yet: leases and due times are stamped with each node's own wall clock, so a node 30 s ahead takes the other node's fresh leases for expired and delivers those events again (the fix: take time from the database on PostgreSQL)"), what: "two PostgreSQL nodes, one with its wall clock 30 s ahead (libfaketime)" },
     Scenario { name: "pg-rolling-restart", xfail: None, what: "two PostgreSQL nodes; SIGTERM, restart and re-admit one, then the other, under load" },
 ];
 
@@ -140,14 +140,18 @@ async fn run_scenario(ctx: &mut Ctx, name: &str) -> Result<(Verdict, Duration, S
     match name {
         "sqlite-sigkill" => {
             w.rules.duplicates_allowed = true;
+            w.hold_deliveries().await;
             w.nodes[0].kill().await?;
+            w.receiver.set_mode(Mode::Ok);
             w.nodes[0].restart().await?;
             w.retarget(0);
             w.window(start);
         }
         "pg-sigkill" => {
             w.rules.duplicates_allowed = true;
+            w.hold_deliveries().await;
             w.nodes[1].kill().await?;
+            w.receiver.set_mode(Mode::Ok);
             w.untarget(1);
             tokio::time::sleep(secs(2.0)).await;
             w.nodes[1].restart().await?;
@@ -187,7 +191,9 @@ async fn run_scenario(ctx: &mut Ctx, name: &str) -> Result<(Verdict, Duration, S
         "pg-sigstop" => {
             w.rules.duplicates_allowed = true;
             w.untarget(1);
+            w.hold_deliveries().await;
             w.nodes[1].pause()?;
+            w.receiver.set_mode(Mode::Ok);
             tokio::time::sleep(LEASE + secs(2.0)).await;
             w.nodes[1].resume()?;
             w.window(start);

@@ -6,7 +6,7 @@ use crate::check::{self, Rules, Verdict, Window};
 use crate::load::{Load, Outcome};
 use crate::node::{Node, NodeSpec, Wrap, ADMIN_KEY, DELIVERY_TIMEOUT};
 use crate::pg::{PrivatePg, Proxy};
-use crate::receiver::Receiver;
+use crate::receiver::{Mode, Receiver};
 use anyhow::{Context, Result};
 use hookline_bench::net::{self, Api};
 use hookline_bench::targets::{self, PgDatabase, Sign};
@@ -155,6 +155,15 @@ impl World {
         let end = Instant::now();
         self.rules.windows.push(Window { start, end });
         self.lifted = end;
+    }
+
+    /// Makes the receiver answer slowly (under the delivery timeout) for a
+    /// second, so the next fault finds deliveries in flight; the caller sets
+    /// the mode back after the fault.
+    pub async fn hold_deliveries(&self) {
+        self.receiver
+            .set_mode(Mode::Slow(Duration::from_millis(1500)));
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 
     pub fn retarget(&self, i: usize) {
