@@ -368,12 +368,13 @@ async fn main() -> Result<()> {
     }
     let _ = cli.short; // the default
     let bin = cli.hookline_bin.clone().unwrap_or_else(default_bin);
-    if !bin.exists() {
+    // Absolute: nodes run in their own working directories.
+    let Ok(bin) = std::fs::canonicalize(&bin) else {
         bail!(
             "{} does not exist: build it (`cargo build -p hookline`) or pass --hookline-bin",
             bin.display()
         );
-    }
+    };
     let work = tempfile::Builder::new()
         .prefix("hookline-faults-")
         .tempdir()?;
@@ -426,7 +427,9 @@ async fn suite(ctx: &mut Ctx, only: &[String]) -> bool {
             println!("    FAILED: {e}");
         }
         let passed = verdict.as_ref().is_some_and(|v| v.failures.is_empty());
+        // A scenario that could not run has not shown the expected failure.
         let result = match (passed, s.xfail) {
+            _ if verdict.is_none() => "FAIL",
             (true, None) => "pass",
             (false, None) => "FAIL",
             (false, Some(_)) => "XFAIL",
