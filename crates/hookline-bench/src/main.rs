@@ -2,27 +2,17 @@
 //! repository root for the method, the figures and the commands.
 //!
 //! # Layout
-//! - [`schedule`]: the open-model timeline and the open/closed load runners.
-//! - [`hist`]: latency histograms, percentiles, throughput and ratios.
-//! - [`payload`]: Stripe-like bodies of 1–4 KiB and their signatures.
-//! - [`net`]: the HTTP client, the management API helper, the bare
-//!   baseline server and the recording receiver.
-//! - [`targets`]: starting or attaching to the gateway (SQLite or a fresh
-//!   PostgreSQL database), the baseline process, and the bench model.
-//! - [`procs`]: child processes and their CPU and peak RSS from `/proc`.
+//! - the library (`lib.rs`): `schedule`, `hist`, `payload`, `net`,
+//!   `targets`, `procs` — shared with `hookline-faults`.
 //! - [`fill`]: filling a database with millions of events for `query`.
 //! - [`report`]: phases, the side-by-side table, JSON.
 //! - this file: the command line and the scenarios.
 #![forbid(unsafe_code)]
 
 mod fill;
-mod hist;
-mod net;
-mod payload;
-mod procs;
 mod report;
-mod schedule;
-mod targets;
+
+use hookline_bench::{hist, net, payload, procs, schedule, targets};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};

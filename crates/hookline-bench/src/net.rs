@@ -239,6 +239,10 @@ impl Receiver {
         self.arrivals.lock().expect("arrival log").len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Arrivals from index `from` on.
     pub fn since(&self, from: usize) -> Vec<(String, Instant)> {
         let log = self.arrivals.lock().expect("arrival log");

@@ -325,6 +325,9 @@ const ENVS_PER_PRODUCT: usize = 100;
 pub struct Model {
     pub links: Vec<Uri>,
     pub registration_ids: Vec<String>,
+    /// Each registration's `whsec_…` secret (Standard Webhooks signature
+    /// on forwarded requests), for receivers that check it.
+    pub signing_secrets: Vec<String>,
 }
 
 /// Creates an app (`<prefix>shop`) with a Stripe-like webhook, products with
@@ -384,6 +387,7 @@ pub async fn setup(
     // A few link calls at once: each is a small write transaction.
     let mut links = Vec::with_capacity(n);
     let mut registration_ids = Vec::with_capacity(n);
+    let mut signing_secrets = Vec::with_capacity(n);
     for chunk in slots.chunks(8) {
         let calls = chunk.iter().map(|(product, env)| {
             let (path, body) = match receiver {
@@ -404,6 +408,7 @@ pub async fn setup(
             let v = answer?;
             links.push(field(&v, &["link"])?.parse()?);
             registration_ids.push(field(&v, &["registration", "id"])?.to_owned());
+            signing_secrets.push(field(&v, &["registration", "signing_secret"])?.to_owned());
         }
         if links.len() % 1000 == 0 {
             eprintln!("  {} of {n} registrations", links.len());
@@ -412,6 +417,7 @@ pub async fn setup(
     Ok(Model {
         links,
         registration_ids,
+        signing_secrets,
     })
 }
 

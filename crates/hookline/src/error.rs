@@ -29,6 +29,10 @@ pub enum Error {
     Verification { code: &'static str, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The database is unreachable for now (see
+    /// [`StoreError::is_unavailable`]); answered 503 with `Retry-After`.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -78,6 +82,8 @@ impl Error {
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::Verification { code, .. } => code,
             Error::Store(StoreError::Conflict { .. }) => "conflict",
+            Error::Unavailable(_) => "database_unavailable",
+            Error::Store(e) if e.is_unavailable() => "database_unavailable",
             Error::Store(_) | Error::Internal(_) => "internal_error",
         }
     }

@@ -5,6 +5,7 @@
 
 use crate::error::Error;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::header::RETRY_AFTER;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -41,6 +42,8 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Unauthorized { .. } | Error::Verification { .. } => StatusCode::UNAUTHORIZED,
         Error::Gone(_) => StatusCode::GONE,
         Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
         Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -48,7 +51,10 @@ pub fn status_of(e: &Error) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(&self.0);
-        let message = if status.is_server_error() {
+        let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %self.0, "request failed: database unavailable");
+            "the database is unavailable; retry shortly".to_owned()
+        } else if status.is_server_error() {
             tracing::error!(error = %self.0, "request failed");
             "internal error; the cause is in the server log".to_owned()
         } else {
@@ -60,6 +66,9 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            return (status, [(RETRY_AFTER, "1")], Json(body)).into_response();
+        }
         (status, Json(body)).into_response()
     }
 }
@@ -101,5 +110,39 @@ impl From<PathRejection> for Error {
             code: "invalid_path",
             message: r.body_text(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookline_store::StoreError;
+
+    fn connection_reset() -> StoreError {
+        StoreError::Database(sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )))
+    }
+
+    #[test]
+    fn an_unreachable_database_is_answered_503_with_retry_after() {
+        assert_eq!(
+            Error::Store(connection_reset()).code(),
+            "database_unavailable"
+        );
+        let pool = StoreError::Database(sqlx::Error::PoolTimedOut);
+        for e in [
+            Error::Store(connection_reset()),
+            Error::Store(pool),
+            Error::Unavailable("storing the event failed: connection reset".into()),
+        ] {
+            let r = ApiError(e).into_response();
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(r.headers()[RETRY_AFTER], "1");
+        }
+        let corrupt =
+            ApiError(Error::Store(StoreError::Corrupt("bad json".into()))).into_response();
+        assert_eq!(corrupt.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(corrupt.headers().get(RETRY_AFTER).is_none());
     }
 }

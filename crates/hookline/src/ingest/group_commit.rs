@@ -20,7 +20,8 @@ use tokio::sync::{mpsc, oneshot};
 struct Job {
     event: Event,
     payload: Payload,
-    done: oneshot::Sender<Result<Written, String>>,
+    /// The error as text, and whether the database was unavailable.
+    done: oneshot::Sender<Result<Written, (String, bool)>>,
 }
 
 /// What became of an event handed to [`Writer::write`].
@@ -69,7 +70,8 @@ impl Writer {
             .map_err(|_| Error::Internal("ingest writer has stopped".into()))?;
         match wait.await {
             Ok(Ok(written)) => Ok(written),
-            Ok(Err(e)) => Err(Error::Internal(format!("storing the event failed: {e}"))),
+            Ok(Err((e, true))) => Err(Error::Unavailable(format!("storing the event failed: {e}"))),
+            Ok(Err((e, false))) => Err(Error::Internal(format!("storing the event failed: {e}"))),
             Err(_) => Err(Error::Internal("ingest writer dropped the event".into())),
         }
     }
@@ -114,7 +116,7 @@ async fn run(
             }
             Err(e) => {
                 tracing::error!(error = %e, batch = waiters.len(), "group commit failed");
-                let e = e.to_string();
+                let e = (e.to_string(), e.is_unavailable());
                 for w in waiters.drain(..) {
                     let _ = w.send(Err(e.clone()));
                 }
