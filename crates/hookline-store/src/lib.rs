@@ -162,6 +162,13 @@ pub enum Requeue {
 pub trait Store: Send + Sync + 'static {
     /// Answers when the database can be reached.
     async fn ping(&self) -> Result<()>;
+    /// A small durable write, to learn whether the storage takes writes
+    /// again after [`StoreError::Unavailable`] (`/healthz` of a node that
+    /// could not write). The default only pings: a backend without a cheap
+    /// write of its own learns of recovery from the next real write.
+    async fn probe_write(&self) -> Result<()> {
+        self.ping().await
+    }
 
     // --- management keys -------------------------------------------------
     async fn insert_api_key(&self, key: &ApiKey) -> Result<()>;

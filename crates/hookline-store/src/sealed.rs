@@ -300,6 +300,9 @@ impl Store for SealedStore {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }
+    async fn probe_write(&self) -> Result<()> {
+        self.inner.probe_write().await
+    }
 
     async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
         self.inner.insert_api_key(key).await

@@ -29,6 +29,12 @@ pub enum Error {
     Verification { code: &'static str, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The storage cannot take the write now (disk full, database out of
+    /// reach); carries the cause for the log. Answered 503 like
+    /// [`StoreError::Unavailable`], whose text it is when a store error
+    /// had to be shared (group commit).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -78,6 +84,9 @@ impl Error {
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::Verification { code, .. } => code,
             Error::Store(StoreError::Conflict { .. }) => "conflict",
+            Error::Store(StoreError::Unavailable(_)) | Error::Unavailable(_) => {
+                "storage_unavailable"
+            }
             Error::Store(_) | Error::Internal(_) => "internal_error",
         }
     }

@@ -101,18 +101,20 @@ impl Application {
             rotation_overlap: config.signing.rotation_overlap,
             links: Arc::new(LinkCache::new(link_ttl(&config))),
         };
+        let write_health = Arc::new(crate::ingest::write_health::WriteHealth::default());
         let (writer_handle, writer) = {
             let (w, h) = group_commit::Writer::spawn(
                 store.clone(),
                 config.ingest.batch_max,
                 config.providers.dedup_window,
+                write_health.clone(),
             );
             (h, w)
         };
         let shutdown = CancellationToken::new();
         let monitor = api::monitor::MonitorState::new(&config, gateway.clone(), shutdown.clone());
         let state = AppState {
-            ingest: Arc::new(Ingest::new(gateway.clone(), writer)),
+            ingest: Arc::new(Ingest::new(gateway.clone(), writer, write_health)),
             gateway,
             max_body_bytes: config.max_body_bytes,
             monitor: Arc::new(monitor),

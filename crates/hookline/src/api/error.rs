@@ -1,7 +1,8 @@
 //! The one place errors become HTTP responses:
 //! `{"error": {"code": "<stable_snake_case>", "message": "<human text>"}}`.
 //! Client errors say what was wrong; anything else is an opaque 500 whose
-//! cause is logged, never sent.
+//! cause is logged, never sent. Storage that cannot take writes (disk full,
+//! database out of reach) is a 503 `storage_unavailable` with `Retry-After`.
 
 use crate::error::Error;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -41,6 +42,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Unauthorized { .. } | Error::Verification { .. } => StatusCode::UNAUTHORIZED,
         Error::Gone(_) => StatusCode::GONE,
         Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::Store(StoreError::Unavailable(_)) | Error::Unavailable(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -48,7 +52,12 @@ pub fn status_of(e: &Error) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(&self.0);
-        let message = if status.is_server_error() {
+        let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %self.0, "request refused: storage unavailable");
+            "the storage cannot take writes right now (disk full or database out of reach); \
+             nothing was stored, retry later"
+                .to_owned()
+        } else if status.is_server_error() {
             tracing::error!(error = %self.0, "request failed");
             "internal error; the cause is in the server log".to_owned()
         } else {
@@ -60,9 +69,19 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
+
+/// `Retry-After` of a 503: seconds a client should wait before trying again.
+pub const RETRY_AFTER_SECS: &str = "5";
 
 impl From<JsonRejection> for Error {
     fn from(r: JsonRejection) -> Self {

@@ -183,20 +183,42 @@ pub struct Health {
 #[utoipa::path(get, path = "/healthz", tag = "ingest",
     responses((status = 200, body = Health), (status = 503, body = error::ErrorBody)))]
 async fn healthz(State(s): State<AppState>) -> Response {
-    match s.gateway.store.ping().await {
-        Ok(()) => Json(Health {
-            status: "ok".into(),
-        })
-        .into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check failed");
-            let body = error::ErrorBody {
-                error: error::ErrorDetail {
-                    code: "database_unreachable".into(),
-                    message: "this node cannot reach its database".into(),
-                },
-            };
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
-        }
+    let unhealthy = |code: &str, message: &str| {
+        let body = error::ErrorBody {
+            error: error::ErrorDetail {
+                code: code.into(),
+                message: message.into(),
+            },
+        };
+        let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static(error::RETRY_AFTER_SECS),
+        );
+        response
+    };
+    if let Err(e) = s.gateway.store.ping().await {
+        tracing::warn!(error = %e, "health check failed");
+        return unhealthy(
+            "database_unreachable",
+            "this node cannot reach its database",
+        );
     }
+    // See `ingest::write_health` for what "cannot write" is based on.
+    if let Some(e) = s
+        .ingest
+        .write_health()
+        .check(s.gateway.store.as_ref())
+        .await
+    {
+        tracing::warn!(error = %e, "health check: storage cannot be written");
+        return unhealthy(
+            "storage_unavailable",
+            "this node cannot write to its storage (disk full or I/O errors); ingest answers 503 until a write succeeds",
+        );
+    }
+    Json(Health {
+        status: "ok".into(),
+    })
+    .into_response()
 }

@@ -18,6 +18,7 @@
 //! a forged request cannot make the genuine one look like a redelivery.
 
 pub mod group_commit;
+pub mod write_health;
 
 use crate::error::{Error, Result};
 use crate::service::links::LinkTarget;
@@ -70,11 +71,27 @@ impl AcceptedStatus {
 pub struct Ingest {
     gateway: Gateway,
     writer: group_commit::Writer,
+    /// The outcome of the writer's last batch, for `/healthz`.
+    health: Arc<write_health::WriteHealth>,
 }
 
 impl Ingest {
-    pub fn new(gateway: Gateway, writer: group_commit::Writer) -> Self {
-        Ingest { gateway, writer }
+    /// `health` is the one `writer` records into.
+    pub fn new(
+        gateway: Gateway,
+        writer: group_commit::Writer,
+        health: Arc<write_health::WriteHealth>,
+    ) -> Self {
+        Ingest {
+            gateway,
+            writer,
+            health,
+        }
+    }
+
+    /// Whether this node can write, as `/healthz` reports it.
+    pub fn write_health(&self) -> &write_health::WriteHealth {
+        &self.health
     }
 
     pub async fn accept(&self, link: &str, inbound: Inbound) -> Result<Accepted> {
