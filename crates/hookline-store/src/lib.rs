@@ -241,9 +241,9 @@ pub trait Store: Send + Sync + 'static {
     /// stored and the original's id when it was left out.
     ///
     /// SQLite checks and inserts in one transaction on its one writer.
-    /// PostgreSQL looks the batch up, then inserts: two nodes may both store
-    /// a redelivery arriving at both at once; on one node, ingest's single
-    /// group-commit writer never runs two batches at once.
+    /// PostgreSQL settles it in `event_dedup` (one row per registration and
+    /// provider event id, upserted in the same statement), so a redelivery
+    /// arriving at two nodes at once is stored by one of them.
     async fn insert_new_events(
         &self,
         events: Vec<(Event, Payload)>,
