@@ -335,6 +335,12 @@ pub trait Store: Send + Sync + 'static {
     /// than `limit` means none are left. Callers sweep in a loop of small
     /// batches so that ingest never waits long behind a delete.
     async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64>;
+    /// Deletes up to `limit` `rejected` events (failed signature checks)
+    /// received before `before`, with their payloads, oldest first, in one
+    /// short transaction; as [`Store::delete_expired_events`] otherwise.
+    /// Rejected calls have their own, shorter retention: anyone who knows a
+    /// link can make them.
+    async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64>;
 
     // --- waking workers across processes -----------------------------------
     /// A signal that *another process* sharing the database committed

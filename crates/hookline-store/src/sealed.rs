@@ -511,6 +511,9 @@ impl Store for SealedStore {
     async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
         self.inner.delete_expired_events(before, limit).await
     }
+    async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64> {
+        self.inner.delete_rejected_events(before, limit).await
+    }
 
     // Has a default (`None`): without this line other nodes' work would
     // never wake this one's worker.

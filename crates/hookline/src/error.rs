@@ -27,6 +27,13 @@ pub enum Error {
     /// Inbound signature check failed.
     #[error("{message}")]
     Verification { code: &'static str, message: String },
+    /// Inbound signature check failed, and this link and address already
+    /// had their share of stored rejected calls this minute.
+    #[error("{message}")]
+    TooManyRejected {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The storage cannot take the write now (disk full, database out of
@@ -83,6 +90,7 @@ impl Error {
             Error::Gone(_) => "link_retired",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::Verification { code, .. } => code,
+            Error::TooManyRejected { .. } => "too_many_rejected_calls",
             Error::Store(StoreError::Conflict { .. }) => "conflict",
             Error::Store(StoreError::Unavailable(_)) | Error::Unavailable(_) => {
                 "storage_unavailable"

@@ -114,7 +114,12 @@ impl Application {
         let shutdown = CancellationToken::new();
         let monitor = api::monitor::MonitorState::new(&config, gateway.clone(), shutdown.clone());
         let state = AppState {
-            ingest: Arc::new(Ingest::new(gateway.clone(), writer, write_health)),
+            ingest: Arc::new(Ingest::new(
+                gateway.clone(),
+                writer,
+                write_health,
+                config.ingest.rejected_per_minute,
+            )),
             gateway,
             max_body_bytes: config.max_body_bytes,
             monitor: Arc::new(monitor),
@@ -194,9 +199,12 @@ impl Application {
         let monitor_tasks = self.state.monitor.spawn_tasks();
         let router = api::router(self.state);
         tracing::info!(port = self.port, "hookline is listening");
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(self.shutdown.clone().cancelled_owned())
-            .await;
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(self.shutdown.clone().cancelled_owned())
+        .await;
         // The router (and with it every writer handle) is gone: the writer
         // drains what was accepted and stops.
         let _ = self.writer.await;

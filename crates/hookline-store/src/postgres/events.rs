@@ -548,3 +548,24 @@ pub(super) async fn delete_expired(s: &PgStore, before: Millis, limit: u32) -> R
     .rows_affected();
     Ok(deleted)
 }
+
+/// Deletes up to `limit` rejected events received before `before`, with
+/// their payloads, through the partial index `events_rejected`; rows in use
+/// elsewhere are skipped, as in [`delete_expired`].
+pub(super) async fn delete_rejected(s: &PgStore, before: Millis, limit: u32) -> Result<u64> {
+    if limit == 0 {
+        return Ok(0);
+    }
+    let deleted = sqlx::query(
+        "DELETE FROM events WHERE id IN ( \
+           SELECT id FROM events WHERE status = 'rejected' AND received_at < $1 \
+           ORDER BY received_at LIMIT $2 \
+           FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(before.0)
+    .bind(i64::from(limit))
+    .execute(&s.pool)
+    .await?
+    .rows_affected();
+    Ok(deleted)
+}

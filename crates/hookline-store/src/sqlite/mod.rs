@@ -358,4 +358,7 @@ impl Store for SqliteStore {
     async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
         events::delete_expired(self, before, limit).await
     }
+    async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64> {
+        events::delete_rejected(self, before, limit).await
+    }
 }

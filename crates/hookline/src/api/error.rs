@@ -42,6 +42,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Unauthorized { .. } | Error::Verification { .. } => StatusCode::UNAUTHORIZED,
         Error::Gone(_) => StatusCode::GONE,
         Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::TooManyRejected { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Store(StoreError::Unavailable(_)) | Error::Unavailable(_) => {
             StatusCode::SERVICE_UNAVAILABLE
         }
@@ -70,11 +71,19 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
-            );
+        let retry_after = match &self.0 {
+            Error::TooManyRejected {
+                retry_after_secs, ..
+            } => Some(axum::http::HeaderValue::from(*retry_after_secs)),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                Some(axum::http::HeaderValue::from_static(RETRY_AFTER_SECS))
+            }
+            _ => None,
+        };
+        if let Some(value) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
         }
         response
     }

@@ -143,7 +143,9 @@ pub struct IngestAccepted {
     request_body(content = String, description = "Any body, kept byte for byte", content_type = "*/*"),
     responses((status = 200, body = IngestAccepted), (status = 401, body = error::ErrorBody, description = "Signature check failed (recorded as rejected)"),
         (status = 404, body = error::ErrorBody, description = "Unknown link"), (status = 410, body = error::ErrorBody, description = "Retired link"),
-        (status = 413, body = error::ErrorBody, description = "Body over the limit")))]
+        (status = 413, body = error::ErrorBody, description = "Body over the limit"),
+        (status = 429, body = error::ErrorBody, description = "Signature check failed, and too many rejected calls came from this address on this link this minute (not recorded; see Retry-After)"),
+        (status = 503, body = error::ErrorBody, description = "Storage cannot take writes (disk full, database out of reach): nothing stored; see Retry-After")))]
 async fn ingest(
     State(s): State<AppState>,
     Path(link_id): Path<String>,
@@ -151,6 +153,11 @@ async fn ingest(
     req: Request<Body>,
 ) -> Result<Json<IngestAccepted>, ApiError> {
     let (parts, body) = req.into_parts();
+    // Present when the server was started with connect info (startup.rs).
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     let body = axum::body::to_bytes(body, s.max_body_bytes)
         .await
         .map_err(|_| {
@@ -164,6 +171,7 @@ async fn ingest(
         query,
         headers: parts.headers,
         body,
+        peer,
     };
     let accepted = s.ingest.accept(&link_id, inbound).await?;
     tracing::Span::current().record("event_id", accepted.event_id.as_str());

@@ -27,3 +27,9 @@ SELECT DISTINCT ON (registration_id, provider_event_id)
 FROM events
 WHERE provider_event_id IS NOT NULL
 ORDER BY registration_id, provider_event_id, received_at DESC, id DESC;
+
+-- Rejected calls (failed signature checks) have their own, shorter
+-- retention (`Store::delete_rejected_events`), by receive time: only they
+-- are indexed, so each sweep batch seeks straight to the oldest.
+CREATE INDEX events_rejected ON events (received_at)
+    WHERE status = 'rejected';
