@@ -386,7 +386,8 @@ async fn insert_new_in_steps(
     let mut tx = s.pool.begin().await?;
     let first_events: Vec<&Event> = firsts.iter().map(|(e, _)| e).collect();
     let owners = claim_in(&mut tx, &first_events, Some(dedup_since)).await?;
-    let (fresh, left_out): (Vec<&(Event, Payload)>, Vec<&(Event, Payload)>) = firsts
+    type Items<'a> = Vec<&'a (Event, Payload)>;
+    let (fresh, left_out): (Items, Items) = firsts
         .iter()
         .partition(|(e, _)| e.provider_event_id.is_none() || owners.contains(&e.id));
     let fresh: Vec<(Event, Payload)> = fresh.into_iter().cloned().collect();

@@ -225,8 +225,8 @@ async fn a_redelivery_racing_on_two_nodes_is_stored_once() -> anyhow::Result<()>
         let (on_a, on_b) = (copy(1_000 + round, &pid), copy(1_000 + round, &pid));
         let (sa, sb) = (a.clone(), b.clone());
         let (ba, bb) = (
-            with_payloads(&[on_a.clone()]),
-            with_payloads(&[on_b.clone()]),
+            with_payloads(std::slice::from_ref(&on_a)),
+            with_payloads(std::slice::from_ref(&on_b)),
         );
         let ta = tokio::spawn(async move { sa.insert_new_events(ba, at(0)).await });
         let tb = tokio::spawn(async move { sb.insert_new_events(bb, at(0)).await });

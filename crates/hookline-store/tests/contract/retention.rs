@@ -94,7 +94,7 @@ pub async fn rejected_events_have_their_own_retention(s: &dyn Store) -> Result<(
         .map(|_| event(&reg, EventStatus::Rejected, at(1_000)))
         .collect();
     let recent_rejected = event(&reg, EventStatus::Rejected, cutoff);
-    let old_others = vec![
+    let old_others = [
         event(&reg, EventStatus::Delivered, at(1_000)),
         event(&reg, EventStatus::Failed, at(1_000)),
         event(&reg, EventStatus::Held, at(1_000)),

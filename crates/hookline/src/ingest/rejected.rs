@@ -25,12 +25,16 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// than memory growing without bound under a spray of addresses).
 const MAX_KEYS: usize = 10_000;
 
+/// A link and a source address (`None`: unknown).
+type Key = (String, Option<IpAddr>);
+
 /// Fixed one-minute windows of rejected calls per (link, source address).
 #[derive(Debug)]
 pub struct RejectedLimiter {
     per_minute: u32,
     /// Calls without a known source address share the `None` slot.
-    windows: Mutex<HashMap<(String, Option<IpAddr>), (Instant, u32)>>,
+    /// When each key's window started, and its count in it.
+    windows: Mutex<HashMap<Key, (Instant, u32)>>,
 }
 
 impl RejectedLimiter {
