@@ -74,7 +74,16 @@ pub struct VerificationResult {
     /// Stable code of the failure (`signature_mismatch`, …).
     pub code: Option<String>,
     pub message: Option<String>,
+    /// The body's size as received, when only its first bytes were stored
+    /// (a rejected call keeps [`REJECTED_BODY_KEPT`] bytes); `None`: the
+    /// body is stored whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_body_bytes: Option<u64>,
 }
+
+/// How much of a rejected call's body is stored: enough to see what was
+/// sent, not enough for unsigned posts to fill the disk.
+pub const REJECTED_BODY_KEPT: usize = 4096;
 
 /// An event as stored, without its payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

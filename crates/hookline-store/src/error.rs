@@ -11,8 +11,16 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database URL is not valid: {0}")]
     BadUrl(String),
+    /// The database cannot take writes or cannot be reached right now: the
+    /// disk is full (SQLite's `SQLITE_FULL`, an I/O error, PostgreSQL's
+    /// SQLSTATE class 53 such as `53100 disk_full`), or the connection is
+    /// down (PostgreSQL class 08, an administrator shutdown, a pool timeout).
+    /// Nothing was written; the same call may succeed later. The API answers
+    /// it 503 with `Retry-After`.
+    #[error("storage unavailable: {0}")]
+    Unavailable(sqlx::Error),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
@@ -20,27 +28,57 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The database cannot be reached or is not taking work right now — the
-    /// connection was lost or refused, no pooled connection came free in
-    /// time, the server is starting up or shutting down — so the same call
-    /// may well succeed in a moment. The API answers these 503.
+    /// True for [`StoreError::Unavailable`]: a condition of the storage, not
+    /// of the request, that may clear by itself.
     pub fn is_unavailable(&self) -> bool {
-        match self {
-            StoreError::Database(e) => match e {
-                sqlx::Error::Io(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::WorkerCrashed => true,
-                // PostgreSQL: class 08 (connection exception), and
-                // admin_shutdown, crash_shutdown, cannot_connect_now.
-                sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-                    c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
-                }),
-                _ => false,
-            },
-            _ => false,
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// Every sqlx error enters through here, so the "storage full or down"
+/// judgement is made once, for both backends and every call site.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if unavailable(&e) {
+            StoreError::Unavailable(e)
+        } else {
+            StoreError::Database(e)
         }
     }
+}
+
+/// Whether `e` says the storage is full, failing, or out of reach (rather
+/// than that the statement or its data was wrong).
+fn unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        // The connection broke, or none could be had.
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else { return false };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite reports extended result codes; the primary code is
+                // the low byte. SQLITE_IOERR (10), SQLITE_FULL (13),
+                // SQLITE_CANTOPEN (14).
+                code.parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 10 | 13 | 14))
+            } else {
+                postgres_unavailable(&code)
+            }
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs meaning the server cannot take the write now:
+/// class 08 (connection exception), class 53 (insufficient resources:
+/// `53100 disk_full`, `53200 out_of_memory`, `53300 too_many_connections`),
+/// `57P01`–`57P03` (shutting down, crash recovery, cannot connect now) and
+/// `58030 io_error`.
+fn postgres_unavailable(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08")
+        || sqlstate.starts_with("53")
+        || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "58030")
 }
 
 impl From<serde_json::Error> for StoreError {
@@ -73,7 +111,32 @@ impl<T> OrConflict<T> for Result<T, sqlx::Error> {
                 entity,
                 key: key(db.constraint().unwrap_or_else(|| db.message())),
             },
-            _ => StoreError::Database(e),
+            _ => StoreError::from(e),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_sqlstates_of_a_full_disk_or_a_lost_server_are_unavailable() {
+        for code in [
+            "53100", "53200", "08006", "08001", "57P01", "57P03", "58030",
+        ] {
+            assert!(postgres_unavailable(code), "{code}");
+        }
+        for code in ["23505", "42P01", "22P02", "40001", "57014"] {
+            assert!(!postgres_unavailable(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn broken_connections_are_unavailable() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(StoreError::from(sqlx::Error::Io(io)).is_unavailable());
+        assert!(StoreError::from(sqlx::Error::PoolTimedOut).is_unavailable());
+        assert!(!StoreError::from(sqlx::Error::RowNotFound).is_unavailable());
     }
 }

@@ -162,6 +162,13 @@ pub enum Requeue {
 pub trait Store: Send + Sync + 'static {
     /// Answers when the database can be reached.
     async fn ping(&self) -> Result<()>;
+    /// A small durable write, to learn whether the storage takes writes
+    /// again after [`StoreError::Unavailable`] (`/healthz` of a node that
+    /// could not write). The default only pings: a backend without a cheap
+    /// write of its own learns of recovery from the next real write.
+    async fn probe_write(&self) -> Result<()> {
+        self.ping().await
+    }
 
     // --- management keys -------------------------------------------------
     async fn insert_api_key(&self, key: &ApiKey) -> Result<()>;
@@ -234,9 +241,9 @@ pub trait Store: Send + Sync + 'static {
     /// stored and the original's id when it was left out.
     ///
     /// SQLite checks and inserts in one transaction on its one writer.
-    /// PostgreSQL looks the batch up, then inserts: two nodes may both store
-    /// a redelivery arriving at both at once; on one node, ingest's single
-    /// group-commit writer never runs two batches at once.
+    /// PostgreSQL settles it in `event_dedup` (one row per registration and
+    /// provider event id, upserted in the same statement), so a redelivery
+    /// arriving at two nodes at once is stored by one of them.
     async fn insert_new_events(
         &self,
         events: Vec<(Event, Payload)>,
@@ -328,6 +335,12 @@ pub trait Store: Send + Sync + 'static {
     /// than `limit` means none are left. Callers sweep in a loop of small
     /// batches so that ingest never waits long behind a delete.
     async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64>;
+    /// Deletes up to `limit` `rejected` events (failed signature checks)
+    /// received before `before`, with their payloads, oldest first, in one
+    /// short transaction; as [`Store::delete_expired_events`] otherwise.
+    /// Rejected calls have their own, shorter retention: anyone who knows a
+    /// link can make them.
+    async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64>;
 
     // --- waking workers across processes -----------------------------------
     /// A signal that *another process* sharing the database committed

@@ -300,6 +300,9 @@ impl Store for SealedStore {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }
+    async fn probe_write(&self) -> Result<()> {
+        self.inner.probe_write().await
+    }
 
     async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
         self.inner.insert_api_key(key).await
@@ -507,6 +510,9 @@ impl Store for SealedStore {
 
     async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
         self.inner.delete_expired_events(before, limit).await
+    }
+    async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64> {
+        self.inner.delete_rejected_events(before, limit).await
     }
 
     // Has a default (`None`): without this line other nodes' work would

@@ -38,13 +38,18 @@ pub struct Config {
     pub retention: RetentionConfig,
 }
 
-/// Deleting old delivered and failed events, with payloads and attempts.
+/// Deleting old delivered and failed events, with payloads and attempts,
+/// and old rejected calls.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct RetentionConfig {
     /// Delivered and failed events whose last change is older than this are
     /// deleted; `0s` keeps every event.
     #[serde(with = "humantime_serde")]
     pub max_age: Duration,
+    /// Rejected calls (failed signature checks) received longer ago than
+    /// this are deleted; `0s` keeps them.
+    #[serde(with = "humantime_serde")]
+    pub rejected_after: Duration,
     /// How often the sweeper runs.
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
@@ -152,6 +157,10 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct IngestConfig {
     pub batch_max: usize,
+    /// Rejected calls (failed signature checks) stored per minute from one
+    /// source address on one link; more are answered 429 and not stored.
+    /// `0`: no limit.
+    pub rejected_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -261,8 +270,10 @@ impl Config {
             ));
         }
         let r = &self.retention;
-        if !r.max_age.is_zero() && (r.interval.is_zero() || r.batch == 0) {
-            return bad("retention.interval and retention.batch must be above 0 when retention.max_age is set".into());
+        if (!r.max_age.is_zero() || !r.rejected_after.is_zero())
+            && (r.interval.is_zero() || r.batch == 0)
+        {
+            return bad("retention.interval and retention.batch must be above 0 when retention.max_age or retention.rejected_after is set".into());
         }
         if self.providers.timeout.is_zero() {
             return bad("providers.timeout must be above 0".into());

@@ -27,11 +27,20 @@ pub enum Error {
     /// Inbound signature check failed.
     #[error("{message}")]
     Verification { code: &'static str, message: String },
+    /// Inbound signature check failed, and this link and address already
+    /// had their share of stored rejected calls this minute.
+    #[error("{message}")]
+    TooManyRejected {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The database is unreachable for now (see
-    /// [`StoreError::is_unavailable`]); answered 503 with `Retry-After`.
-    #[error("{0}")]
+    /// The storage cannot take the write now (disk full, database out of
+    /// reach); carries the cause for the log. Answered 503 like
+    /// [`StoreError::Unavailable`], whose text it is when a store error
+    /// had to be shared (group commit).
+    #[error("storage unavailable: {0}")]
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
@@ -81,9 +90,11 @@ impl Error {
             Error::Gone(_) => "link_retired",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::Verification { code, .. } => code,
+            Error::TooManyRejected { .. } => "too_many_rejected_calls",
             Error::Store(StoreError::Conflict { .. }) => "conflict",
-            Error::Unavailable(_) => "database_unavailable",
-            Error::Store(e) if e.is_unavailable() => "database_unavailable",
+            Error::Store(StoreError::Unavailable(_)) | Error::Unavailable(_) => {
+                "storage_unavailable"
+            }
             Error::Store(_) | Error::Internal(_) => "internal_error",
         }
     }

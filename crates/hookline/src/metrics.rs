@@ -29,6 +29,7 @@ use std::time::Instant;
 pub const EVENTS_RECEIVED: &str = "hookline_events_received_total";
 /// Calls on ingest links that failed verification (stored `rejected`).
 pub const EVENTS_REJECTED: &str = "hookline_events_rejected_total";
+pub const EVENTS_REJECTED_UNSTORED: &str = "hookline_events_rejected_unstored_total";
 pub use hookline_delivery::worker::metric_names::{
     ATTEMPTS, ATTEMPT_DURATION, DELIVERY_LATENCY, EVENTS_DELIVERED, EVENTS_FAILED,
 };
@@ -88,6 +89,10 @@ fn describe() {
         "Calls on ingest links that failed verification, by product, app and env."
     );
     describe_counter!(
+        EVENTS_REJECTED_UNSTORED,
+        "Rejected calls not stored because their link and address were over ingest.rejected_per_minute."
+    );
+    describe_counter!(
         EVENTS_DELIVERED,
         "Events a receiver acknowledged with a 2xx."
     );
@@ -138,6 +143,11 @@ pub fn ingested(reg: &Registration, status: EventStatus) {
         EVENTS_RECEIVED
     };
     ::metrics::counter!(name, &labels(reg)).increment(1);
+}
+
+/// A rejected call that was counted but not stored (over the per-address limit).
+pub fn rejected_unstored(reg: &Registration) {
+    ::metrics::counter!(EVENTS_REJECTED_UNSTORED, &labels(reg)).increment(1);
 }
 
 /// Counts and times HTTP requests by route template (`/api/v1/events/{id}`,

@@ -101,18 +101,25 @@ impl Application {
             rotation_overlap: config.signing.rotation_overlap,
             links: Arc::new(LinkCache::new(link_ttl(&config))),
         };
+        let write_health = Arc::new(crate::ingest::write_health::WriteHealth::default());
         let (writer_handle, writer) = {
             let (w, h) = group_commit::Writer::spawn(
                 store.clone(),
                 config.ingest.batch_max,
                 config.providers.dedup_window,
+                write_health.clone(),
             );
             (h, w)
         };
         let shutdown = CancellationToken::new();
         let monitor = api::monitor::MonitorState::new(&config, gateway.clone(), shutdown.clone());
         let state = AppState {
-            ingest: Arc::new(Ingest::new(gateway.clone(), writer)),
+            ingest: Arc::new(Ingest::new(
+                gateway.clone(),
+                writer,
+                write_health,
+                config.ingest.rejected_per_minute,
+            )),
             gateway,
             max_body_bytes: config.max_body_bytes,
             monitor: Arc::new(monitor),
@@ -192,9 +199,12 @@ impl Application {
         let monitor_tasks = self.state.monitor.spawn_tasks();
         let router = api::router(self.state);
         tracing::info!(port = self.port, "hookline is listening");
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(self.shutdown.clone().cancelled_owned())
-            .await;
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(self.shutdown.clone().cancelled_owned())
+        .await;
         // The router (and with it every writer handle) is gone: the writer
         // drains what was accepted and stops.
         let _ = self.writer.await;

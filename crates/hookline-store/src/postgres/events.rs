@@ -33,33 +33,80 @@ const INSERT_PAYLOADS: &str =
     "INSERT INTO event_payloads (event_id, method, query, headers, body) \
      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])";
 
-/// The whole batch as one autocommit statement: the events, minus provider
-/// redeliveries of events received since `dedup_since`, and the payloads of
-/// those stored — one round trip and one commit, the same for 1 event or
-/// 500. Returns the ids stored, or `None` when the batch needs
-/// [`insert_in_transaction`] instead: its payloads need several statements,
-/// or an id is already stored (the statement then fails and stores nothing,
-/// and the slow path names the id).
-const INSERT_BATCH: &str = concat!(
-    "WITH ev AS ( \
-       INSERT INTO events (",
-    event_columns!(),
-    ") SELECT u.* FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], \
-         $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::text[], \
-         $18::text[]) AS u(",
-    event_columns!(),
-    ") WHERE $23::bigint IS NULL OR u.provider_event_id IS NULL OR NOT EXISTS ( \
-           SELECT 1 FROM events e WHERE e.registration_id = u.registration_id \
-             AND e.provider_event_id = u.provider_event_id AND e.received_at >= $23) \
-       RETURNING id), \
-     pl AS ( \
-       INSERT INTO event_payloads (event_id, method, query, headers, body) \
-       SELECT p.* FROM UNNEST($1::text[], $19::text[], $20::text[], $21::text[], $22::bytea[]) \
-         AS p(event_id, method, query, headers, body) \
-       WHERE p.event_id IN (SELECT id FROM ev)) \
-     SELECT id FROM ev"
-);
+/// Records the provider event ids of a batch in `event_dedup`, one row per
+/// (registration, provider event id) naming the latest event with it. With
+/// `$5` (dedup since) set, a key whose row was received at or after it is a
+/// redelivery: its row is kept (and locked until commit) and its event is
+/// not returned. Without `$5` every row moves to the batch's event unless
+/// it names a later one. Keys are upserted in key order, so two nodes'
+/// batches lock them in the same order and cannot deadlock. Returns the
+/// event ids that own their key now; only those may be stored.
+macro_rules! claim_keys {
+    ($source:literal) => {
+        concat!(
+            "INSERT INTO event_dedup (registration_id, provider_event_id, event_id, received_at) \
+             SELECT DISTINCT ON (registration_id, provider_event_id) \
+               registration_id, provider_event_id, id, received_at FROM ",
+            $source,
+            " WHERE provider_event_id IS NOT NULL \
+             ORDER BY registration_id, provider_event_id, received_at DESC \
+             ON CONFLICT (registration_id, provider_event_id) DO UPDATE \
+               SET event_id = EXCLUDED.event_id, received_at = EXCLUDED.received_at \
+               WHERE CASE WHEN $DEDUP::bigint IS NULL \
+                 THEN event_dedup.received_at <= EXCLUDED.received_at \
+                 ELSE event_dedup.received_at < $DEDUP::bigint END \
+             RETURNING event_id"
+        )
+    };
+}
+
+/// [`claim_keys!`] on its own, for the multi-statement path: `$1`…`$4` are
+/// the batch's ids, registrations, provider ids and receive times.
+fn claim_statement() -> String {
+    claim_keys!(
+        "UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]) \
+         AS k(id, registration_id, provider_event_id, received_at)"
+    )
+    .replace("$DEDUP", "$5")
+}
+
+/// The whole batch as one autocommit statement: the provider ids claimed
+/// ([`claim_keys!`]), the events, minus provider redeliveries of events
+/// received since `dedup_since`, and the payloads of those stored — one
+/// round trip and one commit, the same for 1 event or 500. Returns the ids
+/// stored, or `None` when the batch needs [`insert_in_transaction`] instead:
+/// its payloads need several statements, or an id is already stored (the
+/// statement then fails and stores nothing, and the slow path names the id).
+fn batch_statement() -> String {
+    concat!(
+        "WITH u AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
+           $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], \
+           $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], \
+           $16::text[], $17::text[], $18::text[]) AS u(",
+        event_columns!(),
+        ")), \
+         claim AS (",
+        claim_keys!("u"),
+        "), \
+         ev AS ( \
+           INSERT INTO events (",
+        event_columns!(),
+        ") SELECT u.* FROM u \
+           WHERE $23::bigint IS NULL OR u.provider_event_id IS NULL \
+             OR u.id IN (SELECT event_id FROM claim) \
+           RETURNING id), \
+         pl AS ( \
+           INSERT INTO event_payloads (event_id, method, query, headers, body) \
+           SELECT p.* FROM UNNEST($1::text[], $19::text[], $20::text[], $21::text[], $22::bytea[]) \
+             AS p(event_id, method, query, headers, body) \
+           WHERE p.event_id IN (SELECT id FROM ev)) \
+         SELECT id FROM ev"
+    )
+    .replace("$DEDUP", "$23")
+}
+
+static INSERT_BATCH: std::sync::LazyLock<String> = std::sync::LazyLock::new(batch_statement);
+static CLAIM_KEYS: std::sync::LazyLock<String> = std::sync::LazyLock::new(claim_statement);
 
 /// Binds `$1`…`$18`: one array per column of `values`, in
 /// `event_columns!()` order.
@@ -111,7 +158,7 @@ async fn insert_batch(
         .map(|(_, p)| PayloadValues::new(p))
         .collect::<Result<Vec<_>>>()?;
     let stored: std::result::Result<Vec<(String,)>, sqlx::Error> =
-        bind_event_columns(sqlx::query_as(INSERT_BATCH), &values)
+        bind_event_columns(sqlx::query_as(INSERT_BATCH.as_str()), &values)
             .bind(payloads.iter().map(|p| p.method).collect::<Vec<_>>())
             .bind(payloads.iter().map(|p| p.query).collect::<Vec<_>>())
             .bind(
@@ -179,8 +226,10 @@ pub(super) async fn insert_new(
     copies.answers(&events, &stored, &originals)
 }
 
-/// The earliest event since `since` of each (registration, provider event
-/// id) of `events`, in one query.
+/// The event each (registration, provider event id) of `events` names in
+/// `event_dedup` if it was received at or after `since`, in one query: the
+/// originals of redeliveries a batch left out. The node that stored one has
+/// committed by then (the upsert waited for it).
 async fn find_originals(
     s: &PgStore,
     events: &[&Event],
@@ -195,12 +244,12 @@ async fn find_originals(
     if keyed.is_empty() {
         return Ok(originals);
     }
-    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT k.registration_id, k.provider_event_id, \
-           (SELECT e.id FROM events e WHERE e.registration_id = k.registration_id \
-              AND e.provider_event_id = k.provider_event_id AND e.received_at >= $3 \
-            ORDER BY e.received_at LIMIT 1) \
-         FROM UNNEST($1::text[], $2::text[]) AS k(registration_id, provider_event_id)",
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT d.registration_id, d.provider_event_id, d.event_id \
+         FROM UNNEST($1::text[], $2::text[]) AS k(registration_id, provider_event_id) \
+         JOIN event_dedup d ON d.registration_id = k.registration_id \
+           AND d.provider_event_id = k.provider_event_id \
+         WHERE d.received_at >= $3",
     )
     .bind(
         keyed
@@ -218,11 +267,45 @@ async fn find_originals(
     .fetch_all(&s.pool)
     .await?;
     for (reg, pid, original) in rows {
-        if let Some(original) = original {
-            originals.insert((reg, pid), original);
-        }
+        originals.insert((reg, pid), original);
     }
     Ok(originals)
+}
+
+/// Claims the provider ids of `events` in `event_dedup` ([`claim_keys!`])
+/// inside `tx`; returns the ids of the events that own their key now.
+async fn claim_in(
+    tx: &mut sqlx::PgConnection,
+    events: &[&Event],
+    dedup_since: Option<Millis>,
+) -> Result<HashSet<String>> {
+    let keyed: Vec<&Event> = events
+        .iter()
+        .copied()
+        .filter(|e| e.provider_event_id.is_some())
+        .collect();
+    if keyed.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let owners: Vec<(String,)> = sqlx::query_as(CLAIM_KEYS.as_str())
+        .bind(keyed.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
+        .bind(
+            keyed
+                .iter()
+                .map(|e| e.registration_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            keyed
+                .iter()
+                .map(|e| e.provider_event_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(keyed.iter().map(|e| e.received_at.0).collect::<Vec<_>>())
+        .bind(dedup_since.map(|m| m.0))
+        .fetch_all(&mut *tx)
+        .await?;
+    Ok(owners.into_iter().map(|(id,)| id).collect())
 }
 
 /// The batch in one transaction of two statements (more for payloads past
@@ -232,12 +315,27 @@ async fn insert_in_transaction(s: &PgStore, events: &[(Event, Payload)]) -> Resu
     if events.is_empty() {
         return Ok(());
     }
+    let mut tx = s.pool.begin().await?;
+    let all: Vec<&Event> = events.iter().map(|(e, _)| e).collect();
+    claim_in(&mut tx, &all, None).await?;
+    insert_rows(s, tx, events).await
+}
+
+/// The events and payloads of [`insert_in_transaction`], in `tx`, then the
+/// commit.
+async fn insert_rows(
+    s: &PgStore,
+    mut tx: sqlx::Transaction<'_, Postgres>,
+    events: &[(Event, Payload)],
+) -> Result<()> {
+    if events.is_empty() {
+        tx.commit().await?;
+        return Ok(());
+    }
     let values = events
         .iter()
         .map(|(e, _)| EventValues::new(e))
         .collect::<Result<Vec<_>>>()?;
-
-    let mut tx = s.pool.begin().await?;
     let inserted: Vec<(String,)> = bind_event_columns(sqlx::query_as(INSERT_EVENTS), &values)
         .fetch_all(&mut *tx)
         .await?;
@@ -276,27 +374,26 @@ async fn insert_in_transaction(s: &PgStore, events: &[(Event, Payload)]) -> Resu
 }
 
 /// [`insert_new`] in steps, for batches [`insert_batch`] cannot take: one
-/// lookup of the originals of all `firsts`, then [`insert_in_transaction`]
-/// of the rest. Returns the ids stored and the originals found.
+/// transaction claims the provider ids of all `firsts`, then stores those
+/// that own their key and those without one ([`insert_rows`]); the
+/// originals of the rest are looked up after the commit. Returns the ids
+/// stored and the originals found.
 async fn insert_new_in_steps(
     s: &PgStore,
     firsts: &[&(Event, Payload)],
     dedup_since: Millis,
 ) -> Result<(HashSet<String>, HashMap<(String, String), String>)> {
+    let mut tx = s.pool.begin().await?;
     let first_events: Vec<&Event> = firsts.iter().map(|(e, _)| e).collect();
-    let originals = find_originals(s, &first_events, dedup_since).await?;
-    let fresh: Vec<(Event, Payload)> = firsts
+    let owners = claim_in(&mut tx, &first_events, Some(dedup_since)).await?;
+    type Items<'a> = Vec<&'a (Event, Payload)>;
+    let (fresh, left_out): (Items, Items) = firsts
         .iter()
-        .filter(|(e, _)| {
-            let key = (
-                e.registration_id.clone(),
-                e.provider_event_id.clone().unwrap_or_default(),
-            );
-            e.provider_event_id.is_none() || !originals.contains_key(&key)
-        })
-        .map(|&item| item.clone())
-        .collect();
-    insert_in_transaction(s, &fresh).await?;
+        .partition(|(e, _)| e.provider_event_id.is_none() || owners.contains(&e.id));
+    let fresh: Vec<(Event, Payload)> = fresh.into_iter().cloned().collect();
+    insert_rows(s, tx, &fresh).await?;
+    let left_out: Vec<&Event> = left_out.into_iter().map(|(e, _)| e).collect();
+    let originals = find_originals(s, &left_out, dedup_since).await?;
     let stored: HashSet<String> = fresh.into_iter().map(|(e, _)| e.id).collect();
     Ok((stored, originals))
 }
@@ -443,6 +540,27 @@ pub(super) async fn delete_expired(s: &PgStore, before: Millis, limit: u32) -> R
            SELECT id FROM events \
            WHERE status IN ('delivered', 'failed') AND updated_at < $1 \
            ORDER BY updated_at LIMIT $2 \
+           FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(before.0)
+    .bind(i64::from(limit))
+    .execute(&s.pool)
+    .await?
+    .rows_affected();
+    Ok(deleted)
+}
+
+/// Deletes up to `limit` rejected events received before `before`, with
+/// their payloads, through the partial index `events_rejected`; rows in use
+/// elsewhere are skipped, as in [`delete_expired`].
+pub(super) async fn delete_rejected(s: &PgStore, before: Millis, limit: u32) -> Result<u64> {
+    if limit == 0 {
+        return Ok(0);
+    }
+    let deleted = sqlx::query(
+        "DELETE FROM events WHERE id IN ( \
+           SELECT id FROM events WHERE status = 'rejected' AND received_at < $1 \
+           ORDER BY received_at LIMIT $2 \
            FOR UPDATE SKIP LOCKED)",
     )
     .bind(before.0)

@@ -301,6 +301,9 @@ impl Store for PgStore {
     async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
         events::delete_expired(self, before, limit).await
     }
+    async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64> {
+        events::delete_rejected(self, before, limit).await
+    }
 
     fn work_notifications(&self) -> Option<crate::WorkNotifications> {
         self.notifier.subscribe()

@@ -327,7 +327,7 @@ pub(super) async fn insert_replay_job(s: &PgStore, job: &ReplayJob) -> Result<()
             entity: "replay job",
             key: job.id.clone(),
         },
-        _ => StoreError::Database(e),
+        _ => StoreError::from(e),
     })?;
     Ok(())
 }

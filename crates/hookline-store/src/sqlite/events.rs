@@ -183,3 +183,22 @@ pub(super) async fn delete_expired(s: &SqliteStore, before: Millis, limit: u32) 
     .rows_affected();
     Ok(deleted)
 }
+
+/// Deletes up to `limit` rejected events received before `before`, with
+/// their payloads, through the partial index `events_rejected`.
+pub(super) async fn delete_rejected(s: &SqliteStore, before: Millis, limit: u32) -> Result<u64> {
+    if limit == 0 {
+        return Ok(0);
+    }
+    let deleted = sqlx::query(
+        "DELETE FROM events WHERE id IN ( \
+           SELECT id FROM events WHERE status = 'rejected' AND received_at < ? \
+           ORDER BY received_at LIMIT ?)",
+    )
+    .bind(before.0)
+    .bind(i64::from(limit))
+    .execute(&mut *s.write().await?)
+    .await?
+    .rows_affected();
+    Ok(deleted)
+}

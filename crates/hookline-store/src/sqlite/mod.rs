@@ -132,6 +132,18 @@ impl Store for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
     }
+    /// Rewrites one `meta` row through the writer: a commit with its WAL
+    /// append and fsync, like any ingest batch (only smaller).
+    async fn probe_write(&self) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('write_probe', ?1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(Millis::now().0.to_string())
+        .execute(&mut *self.write().await?)
+        .await?;
+        Ok(())
+    }
 
     async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
         config::insert_api_key(self, key).await
@@ -345,5 +357,8 @@ impl Store for SqliteStore {
 
     async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
         events::delete_expired(self, before, limit).await
+    }
+    async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64> {
+        events::delete_rejected(self, before, limit).await
     }
 }

@@ -357,7 +357,7 @@ pub(super) async fn insert_replay_job(s: &SqliteStore, job: &ReplayJob) -> Resul
             entity: "replay job",
             key: job.id.clone(),
         },
-        _ => StoreError::Database(e),
+        _ => StoreError::from(e),
     })?;
     Ok(())
 }

@@ -17,6 +17,7 @@ pub async fn insert_batch_and_get_exact_bytes(s: &dyn Store) -> Result<()> {
         ok: false,
         code: Some("signature_mismatch".into()),
         message: Some("no v1 signature matched".into()),
+        received_body_bytes: Some(70_000),
     });
     e2.event_type = None;
     let mut e3 = event(&reg, EventStatus::Failed, at(30));

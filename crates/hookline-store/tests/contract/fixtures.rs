@@ -167,6 +167,7 @@ pub fn event(reg: &Registration, status: EventStatus, received_at: Millis) -> Ev
             ok: true,
             code: None,
             message: None,
+            received_body_bytes: None,
         }),
         provider_event_id: None,
         attempts: 0,

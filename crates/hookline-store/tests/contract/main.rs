@@ -124,6 +124,7 @@ macro_rules! backend_tests {
                 }
                 retention {
                     expired_events_are_deleted_in_batches,
+                    rejected_events_have_their_own_retention,
                 }
             );
         }

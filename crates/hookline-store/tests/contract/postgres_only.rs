@@ -204,3 +204,58 @@ where
     }
     out
 }
+
+/// Two copies of one provider event offered to two nodes at the same moment
+/// are stored once: the other node's answer names the stored one. Batches
+/// holding the same keys in opposite orders neither deadlock nor both store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivery_racing_on_two_nodes_is_stored_once() -> anyhow::Result<()> {
+    let Some((a, db)) = pg_store().await else {
+        return Ok(());
+    };
+    let b = node(db.url()).await;
+    let reg = saved_registration(&*a, "main").await;
+    let copy = |t: i64, pid: &str| {
+        let mut e = queued(&reg, at(t));
+        e.provider_event_id = Some(pid.to_owned());
+        e
+    };
+    for round in 0..50_i64 {
+        let pid = format!("pe_{round}");
+        let (on_a, on_b) = (copy(1_000 + round, &pid), copy(1_000 + round, &pid));
+        let (sa, sb) = (a.clone(), b.clone());
+        let (ba, bb) = (
+            with_payloads(std::slice::from_ref(&on_a)),
+            with_payloads(std::slice::from_ref(&on_b)),
+        );
+        let ta = tokio::spawn(async move { sa.insert_new_events(ba, at(0)).await });
+        let tb = tokio::spawn(async move { sb.insert_new_events(bb, at(0)).await });
+        let (ra, rb) = (ta.await??, tb.await??);
+        match (ra.as_slice(), rb.as_slice()) {
+            ([None], [Some(original)]) => assert_eq!(original, &on_a.id),
+            ([Some(original)], [None]) => assert_eq!(original, &on_b.id),
+            other => panic!("round {round}: both or neither stored: {other:?}"),
+        }
+    }
+
+    // Twenty keys per batch, one node in each order.
+    let keys: Vec<String> = (0..20).map(|i| format!("pe_batch_{i}")).collect();
+    let forward: Vec<_> = keys.iter().map(|k| copy(5_000, k)).collect();
+    let backward: Vec<_> = keys.iter().rev().map(|k| copy(5_000, k)).collect();
+    let (sa, sb) = (a.clone(), b.clone());
+    let (ba, bb) = (with_payloads(&forward), with_payloads(&backward));
+    let ta = tokio::spawn(async move { sa.insert_new_events(ba, at(0)).await });
+    let tb = tokio::spawn(async move { sb.insert_new_events(bb, at(0)).await });
+    let (ra, rb) = (ta.await??, tb.await??);
+    let stored = ra.iter().chain(&rb).filter(|a| a.is_none()).count();
+    assert_eq!(stored, keys.len(), "each key stored by exactly one node");
+
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM events WHERE provider_event_id IS NOT NULL \
+         GROUP BY provider_event_id ORDER BY COUNT(*) DESC LIMIT 1",
+    )
+    .fetch_one(&mut sqlx_conn(db.url()).await?)
+    .await?;
+    assert_eq!(n, 1, "a provider event id stored twice");
+    Ok(())
+}

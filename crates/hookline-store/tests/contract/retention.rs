@@ -84,3 +84,40 @@ pub async fn expired_events_are_deleted_in_batches(s: &dyn Store) -> Result<()> 
     );
     Ok(())
 }
+
+/// Rejected events go by receive time, in batches, whatever the other
+/// retention; nothing else is touched.
+pub async fn rejected_events_have_their_own_retention(s: &dyn Store) -> Result<()> {
+    let reg = saved_registration(s, "main").await;
+    let cutoff = at(100_000);
+    let old_rejected: Vec<Event> = (0..3)
+        .map(|_| event(&reg, EventStatus::Rejected, at(1_000)))
+        .collect();
+    let recent_rejected = event(&reg, EventStatus::Rejected, cutoff);
+    let old_others = [
+        event(&reg, EventStatus::Delivered, at(1_000)),
+        event(&reg, EventStatus::Failed, at(1_000)),
+        event(&reg, EventStatus::Held, at(1_000)),
+        queued(&reg, at(1_000)),
+    ];
+    let mut all = old_rejected.clone();
+    all.push(recent_rejected.clone());
+    all.extend(old_others.iter().cloned());
+    s.insert_events(&with_payloads(&all)).await?;
+
+    assert_eq!(s.delete_rejected_events(cutoff, 0).await?, 0);
+    assert_eq!(s.delete_rejected_events(cutoff, 2).await?, 2);
+    assert_eq!(s.delete_rejected_events(cutoff, 2).await?, 1);
+    assert_eq!(s.delete_rejected_events(cutoff, 2).await?, 0);
+    for e in &old_rejected {
+        assert_eq!(s.get_event(&e.id).await?, None, "old rejected event kept");
+    }
+    for e in old_others.iter().chain([&recent_rejected]) {
+        assert!(
+            s.get_event(&e.id).await?.is_some(),
+            "{:?} deleted",
+            e.status
+        );
+    }
+    Ok(())
+}

@@ -1,11 +1,11 @@
 //! The one place errors become HTTP responses:
 //! `{"error": {"code": "<stable_snake_case>", "message": "<human text>"}}`.
 //! Client errors say what was wrong; anything else is an opaque 500 whose
-//! cause is logged, never sent.
+//! cause is logged, never sent. Storage that cannot take writes (disk full,
+//! database out of reach) is a 503 `storage_unavailable` with `Retry-After`.
 
 use crate::error::Error;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::header::RETRY_AFTER;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -42,8 +42,10 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Unauthorized { .. } | Error::Verification { .. } => StatusCode::UNAUTHORIZED,
         Error::Gone(_) => StatusCode::GONE,
         Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        Error::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+        Error::TooManyRejected { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Store(StoreError::Unavailable(_)) | Error::Unavailable(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -52,8 +54,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(&self.0);
         let message = if status == StatusCode::SERVICE_UNAVAILABLE {
-            tracing::warn!(error = %self.0, "request failed: database unavailable");
-            "the database is unavailable; retry shortly".to_owned()
+            tracing::warn!(error = %self.0, "request refused: storage unavailable");
+            "the storage cannot take writes right now (disk full or database out of reach); \
+             nothing was stored, retry later"
+                .to_owned()
         } else if status.is_server_error() {
             tracing::error!(error = %self.0, "request failed");
             "internal error; the cause is in the server log".to_owned()
@@ -66,12 +70,27 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            return (status, [(RETRY_AFTER, "1")], Json(body)).into_response();
+        let mut response = (status, Json(body)).into_response();
+        let retry_after = match &self.0 {
+            Error::TooManyRejected {
+                retry_after_secs, ..
+            } => Some(axum::http::HeaderValue::from(*retry_after_secs)),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                Some(axum::http::HeaderValue::from_static(RETRY_AFTER_SECS))
+            }
+            _ => None,
+        };
+        if let Some(value) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
         }
-        (status, Json(body)).into_response()
+        response
     }
 }
+
+/// `Retry-After` of a 503: seconds a client should wait before trying again.
+pub const RETRY_AFTER_SECS: &str = "5";
 
 impl From<JsonRejection> for Error {
     fn from(r: JsonRejection) -> Self {
@@ -116,29 +135,31 @@ impl From<PathRejection> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header::RETRY_AFTER;
     use hookline_store::StoreError;
 
     fn connection_reset() -> StoreError {
-        StoreError::Database(sqlx::Error::Io(std::io::Error::from(
+        StoreError::from(sqlx::Error::Io(std::io::Error::from(
             std::io::ErrorKind::ConnectionReset,
         )))
     }
 
+    /// Found by hookline-faults (pg-proxy-cut, pg-restart): a database out
+    /// of reach was answered 500 to well-formed webhooks.
     #[test]
     fn an_unreachable_database_is_answered_503_with_retry_after() {
         assert_eq!(
             Error::Store(connection_reset()).code(),
-            "database_unavailable"
+            "storage_unavailable"
         );
-        let pool = StoreError::Database(sqlx::Error::PoolTimedOut);
         for e in [
             Error::Store(connection_reset()),
-            Error::Store(pool),
+            Error::Store(StoreError::from(sqlx::Error::PoolTimedOut)),
             Error::Unavailable("storing the event failed: connection reset".into()),
         ] {
             let r = ApiError(e).into_response();
             assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-            assert_eq!(r.headers()[RETRY_AFTER], "1");
+            assert_eq!(r.headers()[RETRY_AFTER], RETRY_AFTER_SECS);
         }
         let corrupt =
             ApiError(Error::Store(StoreError::Corrupt("bad json".into()))).into_response();

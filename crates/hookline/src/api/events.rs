@@ -102,6 +102,10 @@ pub struct VerificationView {
     pub ok: bool,
     pub code: Option<String>,
     pub message: Option<String>,
+    /// The body's size as received when only its first 4 KiB were stored
+    /// (rejected calls); absent when the body is stored whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_body_bytes: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -151,6 +155,7 @@ impl From<Event> for EventView {
                 ok: v.ok,
                 code: v.code,
                 message: v.message,
+                received_body_bytes: v.received_body_bytes,
             }),
         }
     }

@@ -143,7 +143,9 @@ pub struct IngestAccepted {
     request_body(content = String, description = "Any body, kept byte for byte", content_type = "*/*"),
     responses((status = 200, body = IngestAccepted), (status = 401, body = error::ErrorBody, description = "Signature check failed (recorded as rejected)"),
         (status = 404, body = error::ErrorBody, description = "Unknown link"), (status = 410, body = error::ErrorBody, description = "Retired link"),
-        (status = 413, body = error::ErrorBody, description = "Body over the limit")))]
+        (status = 413, body = error::ErrorBody, description = "Body over the limit"),
+        (status = 429, body = error::ErrorBody, description = "Signature check failed, and too many rejected calls came from this address on this link this minute (not recorded; see Retry-After)"),
+        (status = 503, body = error::ErrorBody, description = "Storage cannot take writes (disk full, database out of reach): nothing stored; see Retry-After")))]
 async fn ingest(
     State(s): State<AppState>,
     Path(link_id): Path<String>,
@@ -151,6 +153,11 @@ async fn ingest(
     req: Request<Body>,
 ) -> Result<Json<IngestAccepted>, ApiError> {
     let (parts, body) = req.into_parts();
+    // Present when the server was started with connect info (startup.rs).
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     let body = axum::body::to_bytes(body, s.max_body_bytes)
         .await
         .map_err(|_| {
@@ -164,6 +171,7 @@ async fn ingest(
         query,
         headers: parts.headers,
         body,
+        peer,
     };
     let accepted = s.ingest.accept(&link_id, inbound).await?;
     tracing::Span::current().record("event_id", accepted.event_id.as_str());
@@ -183,20 +191,42 @@ pub struct Health {
 #[utoipa::path(get, path = "/healthz", tag = "ingest",
     responses((status = 200, body = Health), (status = 503, body = error::ErrorBody)))]
 async fn healthz(State(s): State<AppState>) -> Response {
-    match s.gateway.store.ping().await {
-        Ok(()) => Json(Health {
-            status: "ok".into(),
-        })
-        .into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check failed");
-            let body = error::ErrorBody {
-                error: error::ErrorDetail {
-                    code: "database_unreachable".into(),
-                    message: "this node cannot reach its database".into(),
-                },
-            };
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
-        }
+    let unhealthy = |code: &str, message: &str| {
+        let body = error::ErrorBody {
+            error: error::ErrorDetail {
+                code: code.into(),
+                message: message.into(),
+            },
+        };
+        let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static(error::RETRY_AFTER_SECS),
+        );
+        response
+    };
+    if let Err(e) = s.gateway.store.ping().await {
+        tracing::warn!(error = %e, "health check failed");
+        return unhealthy(
+            "database_unreachable",
+            "this node cannot reach its database",
+        );
     }
+    // See `ingest::write_health` for what "cannot write" is based on.
+    if let Some(e) = s
+        .ingest
+        .write_health()
+        .check(s.gateway.store.as_ref())
+        .await
+    {
+        tracing::warn!(error = %e, "health check: storage cannot be written");
+        return unhealthy(
+            "storage_unavailable",
+            "this node cannot write to its storage (disk full or I/O errors); ingest answers 503 until a write succeeds",
+        );
+    }
+    Json(Health {
+        status: "ok".into(),
+    })
+    .into_response()
 }

@@ -10,18 +10,28 @@
 //! node a redelivery can never be checked while its original is still
 //! being written.
 
+use super::write_health::WriteHealth;
 use crate::error::{Error, Result};
 use hookline_core::event::{Event, Payload};
 use hookline_core::time::Millis;
 use hookline_store::DynStore;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 struct Job {
     event: Event,
     payload: Payload,
-    /// The error as text, and whether the database was unavailable.
-    done: oneshot::Sender<Result<Written, (String, bool)>>,
+    done: oneshot::Sender<Result<Written, Failed>>,
+}
+
+/// Why a batch was not stored (the store's error is not `Clone`, and every
+/// waiter of the batch gets one).
+#[derive(Debug, Clone)]
+enum Failed {
+    /// [`hookline_store::StoreError::Unavailable`]: answered 503.
+    Unavailable(String),
+    Other(String),
 }
 
 /// What became of an event handed to [`Writer::write`].
@@ -43,16 +53,18 @@ impl Writer {
     /// Starts the writer task. It ends once every `Writer` is dropped and
     /// the queue is drained, so shutdown loses nothing already accepted.
     /// Events whose provider event id was received within `dedup_window` before
-    /// are left out (`Duration::ZERO`: none are).
+    /// are left out (`Duration::ZERO`: none are). Each batch's outcome is
+    /// recorded in `health`.
     pub fn spawn(
         store: DynStore,
         batch_max: usize,
         dedup_window: Duration,
+        health: Arc<WriteHealth>,
     ) -> (Writer, tokio::task::JoinHandle<()>) {
         // Bounded so that a stalled database pushes back on ingest instead
         // of growing memory without limit.
         let (tx, rx) = mpsc::channel(batch_max * 4);
-        let handle = tokio::spawn(run(store, rx, batch_max, dedup_window));
+        let handle = tokio::spawn(run(store, rx, batch_max, dedup_window, health));
         (Writer { tx }, handle)
     }
 
@@ -70,8 +82,10 @@ impl Writer {
             .map_err(|_| Error::Internal("ingest writer has stopped".into()))?;
         match wait.await {
             Ok(Ok(written)) => Ok(written),
-            Ok(Err((e, true))) => Err(Error::Unavailable(format!("storing the event failed: {e}"))),
-            Ok(Err((e, false))) => Err(Error::Internal(format!("storing the event failed: {e}"))),
+            Ok(Err(Failed::Unavailable(e))) => Err(Error::Unavailable(e)),
+            Ok(Err(Failed::Other(e))) => {
+                Err(Error::Internal(format!("storing the event failed: {e}")))
+            }
             Err(_) => Err(Error::Internal("ingest writer dropped the event".into())),
         }
     }
@@ -82,6 +96,7 @@ async fn run(
     mut rx: mpsc::Receiver<Job>,
     batch_max: usize,
     dedup_window: Duration,
+    health: Arc<WriteHealth>,
 ) {
     let mut items = Vec::with_capacity(batch_max);
     let mut waiters = Vec::with_capacity(batch_max);
@@ -105,6 +120,7 @@ async fn run(
             let since = Millis(Millis::now().0.saturating_sub(window));
             store.insert_new_events(batch, since).await
         };
+        health.record(&stored);
         match stored {
             Ok(originals) => {
                 for (w, original) in waiters.drain(..).zip(originals) {
@@ -116,7 +132,14 @@ async fn run(
             }
             Err(e) => {
                 tracing::error!(error = %e, batch = waiters.len(), "group commit failed");
-                let e = (e.to_string(), e.is_unavailable());
+                // Nothing of the batch was stored (one transaction) and no
+                // waiter has been answered: each gets the error, so nothing
+                // is acknowledged that is not durable.
+                let e = if e.is_unavailable() {
+                    Failed::Unavailable(e.to_string())
+                } else {
+                    Failed::Other(e.to_string())
+                };
                 for w in waiters.drain(..) {
                     let _ = w.send(Err(e.clone()));
                 }

@@ -4,7 +4,9 @@
 //! checked, the event classified, and the event handed to the
 //! [`group_commit`] writer; the caller answers 2xx only once that commit is
 //! durable. Rejected calls are stored too (status `rejected`), so monitoring
-//! shows them, and are never forwarded.
+//! shows them, and are never forwarded; they are kept small and few (see
+//! [`rejected`]: first 4 KiB of the body, a per-link and per-address limit,
+//! their own retention).
 //!
 //! # Provider redeliveries
 //! A verified call carrying a provider event id (`Verification::provider_event_id`:
@@ -18,6 +20,8 @@
 //! a forged request cannot make the genuine one look like a redelivery.
 
 pub mod group_commit;
+pub mod rejected;
+pub mod write_health;
 
 use crate::error::{Error, Result};
 use crate::service::links::LinkTarget;
@@ -29,6 +33,7 @@ use hookline_core::ids::{new_id, LinkId};
 use hookline_core::model::AppWebhook;
 use hookline_core::time::Millis;
 use hookline_verify::InboundRequest;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -38,6 +43,9 @@ pub struct Inbound {
     pub query: Option<String>,
     pub headers: http::HeaderMap,
     pub body: Bytes,
+    /// The caller's address, when the server knows it (it counts rejected
+    /// calls per address).
+    pub peer: Option<IpAddr>,
 }
 
 /// What happened to an accepted call.
@@ -70,11 +78,33 @@ impl AcceptedStatus {
 pub struct Ingest {
     gateway: Gateway,
     writer: group_commit::Writer,
+    /// The outcome of the writer's last batch, for `/healthz`.
+    health: Arc<write_health::WriteHealth>,
+    /// How many rejected calls are stored per link and address.
+    rejected: rejected::RejectedLimiter,
 }
 
 impl Ingest {
-    pub fn new(gateway: Gateway, writer: group_commit::Writer) -> Self {
-        Ingest { gateway, writer }
+    /// `health` is the one `writer` records into; at most
+    /// `rejected_per_minute` rejected calls per link and source address are
+    /// stored each minute (`0`: all).
+    pub fn new(
+        gateway: Gateway,
+        writer: group_commit::Writer,
+        health: Arc<write_health::WriteHealth>,
+        rejected_per_minute: u32,
+    ) -> Self {
+        Ingest {
+            gateway,
+            writer,
+            health,
+            rejected: rejected::RejectedLimiter::new(rejected_per_minute),
+        }
+    }
+
+    /// Whether this node can write, as `/healthz` reports it.
+    pub fn write_health(&self) -> &write_health::WriteHealth {
+        &self.health
     }
 
     pub async fn accept(&self, link: &str, inbound: Inbound) -> Result<Accepted> {
@@ -112,13 +142,36 @@ impl Ingest {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
+        if let Err(e) = &checked {
+            if let Err(retry_after) = self.rejected.admit(link, inbound.peer) {
+                crate::metrics::ingested(reg, EventStatus::Rejected);
+                crate::metrics::rejected_unstored(reg);
+                return Err(Error::TooManyRejected {
+                    message: format!(
+                        "{scheme} verification failed: {e}; too many rejected calls from this address \
+                         on this link, so this one was not recorded"
+                    ),
+                    retry_after_secs: retry_after.as_secs().max(1),
+                });
+            }
+        }
         let event_type = webhook.classify_request(&inbound.body, &header);
+        // A rejected call keeps only the start of its body.
+        let body = if checked.is_err() {
+            rejected::kept_body(&inbound.body)
+        } else {
+            &inbound.body[..]
+        };
+        let received_body_bytes =
+            (body.len() < inbound.body.len()).then_some(inbound.body.len() as u64);
         let verification = (scheme != "none").then(|| VerificationResult {
             scheme: scheme.to_owned(),
             ok: checked.is_ok(),
             code: checked.as_ref().err().map(|e| e.code().to_owned()),
             message: checked.as_ref().err().map(|e| e.to_string()),
+            received_body_bytes,
         });
+        let body = body.to_vec();
 
         let status = match (&checked, &reg.receiver) {
             (Err(_), _) => EventStatus::Rejected,
@@ -149,7 +202,7 @@ impl Ingest {
             method: inbound.method,
             query: inbound.query,
             headers: header_pairs(&inbound.headers),
-            body: inbound.body.to_vec(),
+            body,
         };
         let event_id = event.id.clone();
         tracing::debug!(

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const KEY: &str = "hk_crash_test_key_0123456789";
+pub(crate) const KEY: &str = "hk_crash_test_key_0123456789";
 
 /// Starts `hookline serve` on a free port; returns the child and its base URL.
 fn start(data_dir: &std::path::Path) -> (Child, String) {
@@ -38,7 +38,7 @@ fn start(data_dir: &std::path::Path) -> (Child, String) {
     (child, format!("http://127.0.0.1:{port}"))
 }
 
-fn client(base: &str) -> TestApp {
+pub(crate) fn client(base: &str) -> TestApp {
     TestApp {
         base: base.to_owned(),
         key: KEY.to_owned(),

@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod delivery;
+mod disk_full;
 mod helpers;
 mod monitor;
 mod multinode;

@@ -427,3 +427,139 @@ async fn an_idle_node_is_woken_by_another_nodes_ingest() {
         "the idle node took {latency:?}: it was not woken"
     );
 }
+
+/// A provider sending one event twice, each copy to a different node at the
+/// same moment (a redelivery racing the original, as behind a load
+/// balancer): each provider event id is stored and delivered exactly once,
+/// and both copies are answered with its id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_provider_event_sent_to_two_nodes_at_once_is_stored_and_delivered_once() {
+    const N: usize = 50;
+    let Some(server) = testing::server_url("multi-node") else {
+        return;
+    };
+    let db = TestDatabase::create(&server).await.unwrap();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let node_a = Node::start(db.url(), dir_a.path(), &[]);
+    let node_b = Node::start(db.url(), dir_b.path(), &[]);
+    let (api_a, api_b) = (node_a.api(), node_b.api());
+    let (rx, url) = Recorder::spawn(Duration::ZERO).await;
+
+    // A Standard Webhooks provider: `webhook-id` is its event id.
+    api_a
+        .ok(
+            "/api/v1/apps",
+            serde_json::json!({"tag": "sw", "name": "SW", "envs": [{"slug": "live"}]}),
+        )
+        .await;
+    api_a
+        .ok(
+            "/api/v1/apps/sw/webhooks",
+            serde_json::json!({"tag": "evt", "name": "Events",
+                "verification": {"scheme": "standard_webhooks"}, "envs": [{"slug": "live"}]}),
+        )
+        .await;
+    api_a
+        .ok(
+            "/api/v1/products",
+            serde_json::json!({"tag": "p", "name": "P", "envs": [{"slug": "prd"}]}),
+        )
+        .await;
+    api_a
+        .ok(
+            "/api/v1/products/p/apps",
+            serde_json::json!({"app": "sw", "access_tag": "main",
+                "envs": [{"product_env": "prd", "app_env": "live"}]}),
+        )
+        .await;
+    let secret = hookline_verify::standard::generate_secret(&[7; 32]);
+    let link = api_a
+        .ok(
+            "/api/v1/processor/webhooks/link",
+            serde_json::json!({"product_tag": "p", "access_tag": "main", "webhook_tag": "evt",
+                "product_env": "prd", "url": url, "method": "POST", "verification_secret": secret}),
+        )
+        .await["link"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (link_a, link_b) = (on_node(&link, &node_a), on_node(&link, &node_b));
+
+    let http = reqwest::Client::new();
+    let post = |link: String, msg_id: String, body: String| {
+        let (http, secret) = (http.clone(), secret.clone());
+        async move {
+            let ts = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            let sig =
+                hookline_verify::standard::sign(&secret, &msg_id, ts, body.as_bytes()).unwrap();
+            let resp = http
+                .post(&link)
+                .header("webhook-id", &msg_id)
+                .header("webhook-timestamp", ts.to_string())
+                .header("webhook-signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "{msg_id}");
+            let v: serde_json::Value = resp.json().await.unwrap();
+            (
+                v["id"].as_str().unwrap().to_owned(),
+                v["status"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let mut stored = Vec::new();
+    for i in 0..N {
+        let msg_id = format!("msg_race_{i}");
+        let body = format!("{{\"type\":\"order.created\",\"n\":{i}}}");
+        let (a, b) = tokio::join!(
+            tokio::spawn(post(link_a.clone(), msg_id.clone(), body.clone())),
+            tokio::spawn(post(link_b.clone(), msg_id.clone(), body)),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let mut statuses = [a.1.as_str(), b.1.as_str()];
+        statuses.sort();
+        assert_eq!(statuses, ["duplicate", "received"], "{msg_id}: {a:?} {b:?}");
+        assert_eq!(
+            a.0, b.0,
+            "{msg_id}: both copies answered with the original's id"
+        );
+        stored.push(a.0);
+    }
+
+    for id in &stored {
+        api_b
+            .wait_status(id, "delivered", Duration::from_secs(30))
+            .await;
+    }
+    // Late duplicates would have arrived by now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let counts = rx.counts();
+    assert_eq!(
+        counts.len(),
+        N,
+        "one delivered event per provider event: {counts:?}"
+    );
+    for id in &stored {
+        assert_eq!(counts.get(id), Some(&1), "{id} delivered once");
+    }
+    let mut pg = <sqlx::PgConnection as sqlx::Connection>::connect(db.url())
+        .await
+        .unwrap();
+    let per_id: Vec<(String, i64)> =
+        sqlx::query_as("SELECT provider_event_id, COUNT(*) FROM events GROUP BY provider_event_id")
+            .fetch_all(&mut pg)
+            .await
+            .unwrap();
+    assert_eq!(per_id.len(), N, "{per_id:?}");
+    assert!(
+        per_id.iter().all(|(_, n)| *n == 1),
+        "stored twice: {per_id:?}"
+    );
+    drop(pg);
+    drop((node_a, node_b));
+}
