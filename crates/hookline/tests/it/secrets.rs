@@ -120,3 +120,95 @@ async fn secrets_written_through_the_api_are_not_in_the_database_file() {
     );
     app.stop().await;
 }
+
+/// Collects every log line of the runtime it is set on. `#[tokio::test]`
+/// runs the app's tasks on the test's own thread, so a thread-local default
+/// subscriber sees the worker's and the API's logs.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_that_cannot_connect_shows_and_logs_no_receiver_secret() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+
+    let app = spawn_app().await;
+    seed_model(&app).await;
+    let secrets = [
+        "S3CRET_query_5d1",
+        "S3CRETparam6e2",
+        "S3CRET_header_7f3",
+        "S3CRET_body_8a4",
+    ];
+    // Port 9 (discard) is closed: every attempt is refused at connect.
+    let v = app
+        .ok(
+            "/api/v1/processor/webhooks/enable",
+            json!({"product_tag": "my_product", "access_tag": "admin", "webhook_tag": "order_created",
+                   "envs": [{"slug": "prd", "url": "http://127.0.0.1:9/t/{tenant}/hook?x", "method": "POST",
+                             "auth": {"query": {"token": secrets[0]},
+                                      "params": {"tenant": secrets[1]},
+                                      "headers": {"Authorization": format!("Bearer {}", secrets[2])},
+                                      "body": {"api_key": secrets[3]}}}]}),
+        )
+        .await;
+    let link = v["registrations"][0]["link"].as_str().unwrap().to_owned();
+    let (s, ack) = app
+        .ingest(&link, Method::POST, b"{\"type\":\"order.created\"}", &[])
+        .await;
+    assert!(s.is_success(), "{ack}");
+    let id = ack["id"].as_str().unwrap().to_owned();
+    let event = app
+        .wait_status(&id, "failed", Duration::from_secs(20))
+        .await;
+
+    let attempts = event["attempt_log"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{event}");
+    for a in attempts {
+        assert_eq!(a["error_kind"], "connect", "{a}");
+    }
+    let (_, list) = app.get("/api/v1/events").await;
+    assert!(
+        list.to_string().contains(&id),
+        "the list shows the event: {list}"
+    );
+    let logged = logs.text();
+    assert!(
+        logged.contains("delivery attempt failed"),
+        "the failed attempts are logged: {logged}"
+    );
+    for secret in secrets {
+        assert!(
+            !event.to_string().contains(secret),
+            "`{secret}` is in the event: {event}"
+        );
+        assert!(
+            !list.to_string().contains(secret),
+            "`{secret}` is in the list: {list}"
+        );
+        assert!(!logged.contains(secret), "`{secret}` is logged: {logged}");
+    }
+    app.stop().await;
+}
