@@ -261,7 +261,7 @@ impl SealedStore {
         match self.cipher.open(stored) {
             Ok(plain) if plain == KEY_CHECK_PLAIN => Ok(()),
             _ => Err(StoreError::WrongSecretKey(
-                "its key check value (written by the first node that started on it)".into(),
+                "its key check value, written by the first node that started on it".into(),
             )),
         }
     }

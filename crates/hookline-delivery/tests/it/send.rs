@@ -320,7 +320,7 @@ async fn transport_errors_carry_no_secret_of_the_request() {
     let slow = TestReceiver::start(vec![Reply::status(200).delay(Duration::from_secs(3))]).await;
     let err = send_with(
         loopback_guard(),
-        &with_secrets(&slow.url("").to_string().trim_end_matches('/').to_owned()),
+        &with_secrets(slow.url("").to_string().trim_end_matches('/')),
         Duration::from_millis(200),
     )
     .await

@@ -108,7 +108,10 @@ pub async fn a_claim_with_unreadable_secrets_comes_back_marked(store: DynStore) 
         .await?;
     let plain = saved_registration(&*store, "plain").await;
     store
-        .insert_events(&with_payloads(&[queued(&reg, at(0)), queued(&plain, at(1))]))
+        .insert_events(&with_payloads(&[
+            queued(&reg, at(0)),
+            queued(&plain, at(1)),
+        ]))
         .await?;
 
     let claimed = sealed(&store, &b)
