@@ -152,6 +152,9 @@ pub enum ErrorKind {
     Io,
     /// The request could not be built (bad receiver URL, …).
     Request,
+    /// The registration's secrets could not be decrypted with this node's
+    /// secret key; nothing was sent.
+    SecretUnreadable,
 }
 
 /// What the store does with an event after an attempt.

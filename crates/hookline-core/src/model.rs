@@ -73,6 +73,23 @@ impl Auth {
             && self.body.is_empty()
     }
 
+    /// Every value this auth injects (header, query, param and body
+    /// values; body values as their text or JSON), for masking in error
+    /// texts. Names are not secret and are left out.
+    pub fn values(&self) -> Vec<String> {
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        self.headers
+            .values()
+            .chain(self.query.values())
+            .chain(self.params.values())
+            .cloned()
+            .chain(self.body.values().map(text))
+            .collect()
+    }
+
     /// `other` layered on top of `self`: its entries win.
     pub fn merged_with(&self, other: &Auth) -> Auth {
         let mut out = self.clone();

@@ -73,12 +73,38 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
+/// Values shorter than this are not masked by [`SendError::masking`]: every
+/// `1` in a message would become `[redacted]`, and a secret that short
+/// protects nothing.
+const MASK_MIN_LEN: usize = 4;
+
 impl SendError {
     fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         SendError {
             kind,
             message: message.into(),
         }
+    }
+
+    /// The error with every occurrence of `secrets` in its message (as is,
+    /// and form- or percent-encoded as a URL would carry them) replaced by
+    /// `[redacted]`. Errors are made without URLs or header values
+    /// ([`classify`]); this is the second line, for whatever text a cause
+    /// might one day echo.
+    pub fn masking<'a>(mut self, secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        for secret in secrets {
+            if secret.len() < MASK_MIN_LEN {
+                continue;
+            }
+            let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            let path = encoded.replace('+', "%20");
+            for form in [secret, encoded.as_str(), path.as_str()] {
+                if self.message.contains(form) {
+                    self.message = self.message.replace(form, "[redacted]");
+                }
+            }
+        }
+        self
     }
 }
 
@@ -118,7 +144,7 @@ pub async fn send(
                 format!("no response within {}", humanize(timeout)),
             ))
         }
-        Ok(Err(e)) => return Err(classify(&e)),
+        Ok(Err(e)) => return Err(classify(e)),
         Ok(Ok(r)) => r,
     };
 
@@ -132,7 +158,10 @@ pub async fn send(
     })
 }
 
-fn build_request(
+/// The `reqwest::Request` for `req`. Public for callers that drive the
+/// client themselves (provider registration calls); like every error made
+/// here, a refusal names neither the URL nor any header value.
+pub fn build_request(
     client: &reqwest::Client,
     req: &ForwardRequest,
 ) -> Result<reqwest::Request, SendError> {
@@ -156,9 +185,7 @@ fn build_request(
     if !(req.body.is_empty() && req.method == HttpMethod::Get) {
         builder = builder.body(req.body.clone());
     }
-    builder
-        .build()
-        .map_err(|e| SendError::new(ErrorKind::Request, chain_message(&e)))
+    builder.build().map_err(classify)
 }
 
 fn method(m: HttpMethod) -> reqwest::Method {
@@ -203,14 +230,23 @@ fn lossy_prefix(bytes: &[u8]) -> String {
 /// chain: the guard's own errors come back from the resolver wrapped in
 /// several layers of connector errors, and rustls's inside `io::Error`s.
 /// Public for callers that drive the client themselves.
-pub fn classify(err: &reqwest::Error) -> SendError {
-    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
+///
+/// This is the one place a `reqwest::Error` becomes text, and it drops the
+/// error's URL first: a receiver URL carries `auth.query` values and
+/// `auth.params` filled into its path, and the text is stored on attempts,
+/// shown by the API and logged. No cause below reqwest's own error (hyper,
+/// the connector, rustls, `io::Error`) names the URL, a header value or the
+/// body. What an attempt shows of the URL is `request_url`, masked by the
+/// worker.
+pub fn classify(err: reqwest::Error) -> SendError {
+    let err = err.without_url();
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(&err);
     while let Some(e) = cause {
         if let Some(guard) = e.downcast_ref::<GuardError>() {
             return guard.clone().into();
         }
         if e.is::<rustls::Error>() {
-            return SendError::new(ErrorKind::Tls, chain_message(err));
+            return SendError::new(ErrorKind::Tls, chain_message(&err));
         }
         cause = next_cause(e);
     }
@@ -224,7 +260,7 @@ pub fn classify(err: &reqwest::Error) -> SendError {
         // The connection was made but broke while sending or reading.
         ErrorKind::Io
     };
-    SendError::new(kind, chain_message(err))
+    SendError::new(kind, chain_message(&err))
 }
 
 /// The next error in the chain. `io::Error::source` skips the error an
@@ -274,5 +310,20 @@ mod tests {
         assert_eq!(lossy_prefix(&s[..2]), "a");
         assert_eq!(lossy_prefix(s), "aé");
         assert_eq!(lossy_prefix(b"a\xffb"), "a\u{fffd}b");
+    }
+
+    #[test]
+    fn masking_hides_secrets_as_is_and_url_encoded() {
+        let e = SendError::new(
+            ErrorKind::Io,
+            "at /t/a%20b%2Fc?token=s+3%26 (tok s3cret) 1111",
+        );
+        let masked = e.masking(["a b/c", "s 3&", "s3cret", "1111"]);
+        assert_eq!(
+            masked.message,
+            "at /t/[redacted]?token=[redacted] (tok [redacted]) [redacted]"
+        );
+        let short = SendError::new(ErrorKind::Io, "os error 1").masking(["1"]);
+        assert_eq!(short.message, "os error 1", "values under 4 bytes are left");
     }
 }

@@ -412,6 +412,9 @@ async fn deliver(shared: &Shared, claimed: &Claimed) -> Completion {
         Some(r) if reg.active => r,
         _ => return held(shared, claimed, started_at),
     };
+    if let Some(why) = &claimed.unreadable_secrets {
+        return unreadable(shared, claimed, started_at, why);
+    }
 
     // During a rotation the old secret keeps signing beside the new one.
     let secrets = reg.signing_secrets(started_at);
@@ -448,37 +451,30 @@ async fn deliver(shared: &Shared, claimed: &Claimed) -> Completion {
             let retry_after = retry_after(&r.headers, SystemTime::now());
             (Some(r), Some(error), retry_after)
         }
-        Err(e) => (
-            None,
-            Some(AttemptError {
-                kind: e.kind,
-                message: e.message,
-            }),
-            None,
-        ),
+        Err(e) => {
+            // Stored on the attempt and the event, shown and logged.
+            let auth = receiver.auth.values();
+            let e = e.masking(
+                auth.iter()
+                    .map(String::as_str)
+                    .chain(secrets.iter().copied()),
+            );
+            (
+                None,
+                Some(AttemptError {
+                    kind: e.kind,
+                    message: e.message,
+                }),
+                None,
+            )
+        }
     };
 
     let next = match &error {
         None => NextStep::Delivered,
-        Some(_) => {
-            let schedule = reg.retry_schedule.as_ref().unwrap_or(&shared.schedule);
-            let failed_in_cycle = number.saturating_sub(event.retry_base);
-            match schedule.next_delay(failed_in_cycle, retry_after, &mut rand::thread_rng()) {
-                Some(delay) => NextStep::RetryAt(Millis::now() + delay),
-                None => NextStep::Failed,
-            }
-        }
+        Some(_) => retry_or_fail(shared, claimed, retry_after),
     };
-    match (&next, &error) {
-        (NextStep::Delivered, _) => tracing::debug!(duration_ms, "delivered"),
-        (NextStep::RetryAt(at), Some(e)) => {
-            tracing::warn!(kind = ?e.kind, error = %e.message, retry_at = %at.to_rfc3339(), "delivery attempt failed")
-        }
-        (_, e) => {
-            tracing::warn!(error = ?e.as_ref().map(|e| &e.message), "delivery failed; retries exhausted")
-        }
-    }
-
+    log_outcome(&next, &error, duration_ms);
     record_metrics(claimed, &next, duration_ms);
     let (response_status, response_excerpt) = match response {
         Some(r) => (Some(r.status), Some(r.excerpt).filter(|s| !s.is_empty())),
@@ -495,6 +491,64 @@ async fn deliver(shared: &Shared, claimed: &Claimed) -> Completion {
             request_url,
             response_status,
             response_excerpt,
+            error,
+        },
+        next,
+    }
+}
+
+/// After a failed attempt: the next one on the registration's schedule (or
+/// the worker's), or `Failed` once it has run out.
+fn retry_or_fail(shared: &Shared, claimed: &Claimed, retry_after: Option<Duration>) -> NextStep {
+    let reg = &claimed.registration;
+    let schedule = reg.retry_schedule.as_ref().unwrap_or(&shared.schedule);
+    let failed_in_cycle = (claimed.event.attempts + 1).saturating_sub(claimed.event.retry_base);
+    match schedule.next_delay(failed_in_cycle, retry_after, &mut rand::thread_rng()) {
+        Some(delay) => NextStep::RetryAt(Millis::now() + delay),
+        None => NextStep::Failed,
+    }
+}
+
+fn log_outcome(next: &NextStep, error: &Option<AttemptError>, duration_ms: u64) {
+    match (next, error) {
+        (NextStep::Delivered, _) => tracing::debug!(duration_ms, "delivered"),
+        (NextStep::RetryAt(at), Some(e)) => {
+            tracing::warn!(kind = ?e.kind, error = %e.message, retry_at = %at.to_rfc3339(), "delivery attempt failed")
+        }
+        (_, e) => {
+            tracing::warn!(error = ?e.as_ref().map(|e| &e.message), "delivery failed; retries exhausted")
+        }
+    }
+}
+
+/// The registration's secrets could not be opened (see
+/// `hookline_store::sealed`): nothing is sent, and the attempt is recorded
+/// as failed, so the lease ends now and the event follows its retry
+/// schedule like any failed delivery: delivered once the secrets are set
+/// again (or by a node that can open them), failed when the schedule runs
+/// out, and replayable from there.
+fn unreadable(shared: &Shared, claimed: &Claimed, started_at: Millis, why: &str) -> Completion {
+    let error = Some(AttemptError {
+        kind: ErrorKind::SecretUnreadable,
+        message: format!(
+            "nothing was sent: the registration's secrets cannot be opened ({why}); \
+             set its receiver auth and secrets again"
+        ),
+    });
+    let next = retry_or_fail(shared, claimed, None);
+    log_outcome(&next, &error, 0);
+    record_metrics(claimed, &next, 0);
+    Completion {
+        lease_owner: shared.node_id.clone(),
+        attempt: Attempt {
+            id: hookline_core::ids::new_id("att"),
+            event_id: claimed.event.id.clone(),
+            number: claimed.event.attempts + 1,
+            started_at,
+            duration_ms: 0,
+            request_url: String::new(),
+            response_status: None,
+            response_excerpt: None,
             error,
         },
         next,

@@ -143,6 +143,11 @@ pub struct Claimed {
     pub event: Event,
     pub payload: Payload,
     pub registration: Registration,
+    /// Why the registration's secrets could not be opened ([`SealedStore`]
+    /// sets it; backends leave it `None`). The secrets are then missing
+    /// from `registration`, so the event must not be sent: the worker
+    /// records a failed attempt instead, which ends the lease.
+    pub unreadable_secrets: Option<String>,
 }
 
 /// What a replay found.
@@ -200,6 +205,17 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the product and its connections; its registrations and events
     /// stay, as history.
     async fn delete_product(&self, id: &str) -> Result<()>;
+
+    // --- the secret key check (see `sealed`) -------------------------------
+    /// The stored key check value, if one was written.
+    async fn key_check(&self) -> Result<Option<String>>;
+    /// Stores `value` as the key check value unless one is stored already,
+    /// and returns the stored one (this or the earlier one): of nodes
+    /// starting together, every one reads the same value back.
+    async fn init_key_check(&self, value: &str, now: Millis) -> Result<String>;
+    /// The stored documents (JSON text) of up to `limit` registrations and
+    /// up to `limit` connections whose text contains `needle`.
+    async fn docs_containing(&self, needle: &str, limit: u32) -> Result<Vec<String>>;
 
     /// `Conflict` when the product already uses the access tag.
     async fn insert_connection(&self, connection: &Connection) -> Result<()>;

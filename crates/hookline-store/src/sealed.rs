@@ -9,6 +9,21 @@
 //! read as plain text, so databases written before sealing stay readable and
 //! are sealed on their next write.
 //!
+//! The key check: nodes sharing a database must share the key, so the
+//! database holds a known constant sealed with the key of the first node that
+//! started ([`SealedStore::verify_key`], table `key_check`; never the key
+//! itself), and every start opens it. A node with another key refuses to
+//! start instead of answering 500 on every secret it reads. A database
+//! written before the check existed gets its value on the first start that
+//! can open at least one of its sealed secrets.
+//!
+//! A claimed event whose registration's secrets cannot be opened all the
+//! same (a value sealed by a node of an older release that had another key)
+//! is handed to the worker with [`Claimed::unreadable_secrets`] set and the
+//! secrets left out, so the worker records a failed attempt (kind
+//! `secret_unreadable`) and the event follows its retry schedule instead of
+//! staying leased, and the rest of the claim is delivered.
+//!
 //! Why a decorator: every backend and every reader (ingest, delivery claims,
 //! the API) goes through the trait, so sealing here covers them all and no
 //! backend carries crypto. The cost is that each new trait method needs a
@@ -35,6 +50,22 @@ use std::fmt;
 
 const PREFIX: &str = "sealed:v1:";
 const NONCE_LEN: usize = 24;
+/// What the key check value seals.
+const KEY_CHECK_PLAIN: &str = "hookline secret key check v1";
+/// Documents read from a database that has sealed data but no check value.
+const FIRST_CHECK_SAMPLE: u32 = 100;
+
+/// What [`SealedStore::verify_key`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// The stored check value opens with this key.
+    Matched,
+    /// There was no check value; this key's is stored now. `unreadable`
+    /// counts sealed values in the sampled documents this key could not
+    /// open (written under another key by an older release); their
+    /// registrations fail to deliver until their secrets are set again.
+    Written { opened: usize, unreadable: usize },
+}
 
 /// The AEAD key sealed values are encrypted with.
 #[derive(Clone)]
@@ -186,8 +217,53 @@ pub struct SealedStore {
 }
 
 impl SealedStore {
+    /// Wraps `inner`. Call [`SealedStore::verify_key`] before serving.
     pub fn new(inner: DynStore, cipher: DocCipher) -> Self {
         SealedStore { inner, cipher }
+    }
+
+    /// Checks that this store's key is the database's: opens the stored
+    /// check value, or, when there is none yet, first checks that the key
+    /// opens what is sealed already (if anything is) and then stores one.
+    /// [`StoreError::WrongSecretKey`] when the key does not fit.
+    pub async fn verify_key(&self) -> Result<KeyCheck> {
+        if let Some(stored) = self.inner.key_check().await? {
+            self.opens_check(&stored)?;
+            return Ok(KeyCheck::Matched);
+        }
+        let (mut opened, mut unreadable) = (0, 0);
+        for doc in self
+            .inner
+            .docs_containing(PREFIX, FIRST_CHECK_SAMPLE)
+            .await?
+        {
+            let doc: Value = serde_json::from_str(&doc)?;
+            for sealed in sealed_strings(&doc) {
+                match self.cipher.open(sealed) {
+                    Ok(_) => opened += 1,
+                    Err(_) => unreadable += 1,
+                }
+            }
+        }
+        if opened == 0 && unreadable > 0 {
+            return Err(StoreError::WrongSecretKey(
+                "any of the secrets stored in it".into(),
+            ));
+        }
+        let check = self.cipher.seal(KEY_CHECK_PLAIN);
+        // Another node may have stored its own just now: the stored one counts.
+        let stored = self.inner.init_key_check(&check, Millis::now()).await?;
+        self.opens_check(&stored)?;
+        Ok(KeyCheck::Written { opened, unreadable })
+    }
+
+    fn opens_check(&self, stored: &str) -> Result<()> {
+        match self.cipher.open(stored) {
+            Ok(plain) if plain == KEY_CHECK_PLAIN => Ok(()),
+            _ => Err(StoreError::WrongSecretKey(
+                "its key check value, written by the first node that started on it".into(),
+            )),
+        }
     }
 
     fn open_regs(&self, regs: Vec<Registration>) -> Result<Vec<Registration>> {
@@ -286,13 +362,36 @@ impl Store for SealedStore {
         limit: u32,
     ) -> Result<Vec<Claimed>> {
         let claimed = self.inner.claim_due(owner, now, lease_until, limit).await?;
-        claimed
+        // One registration that cannot be opened must not fail the claim: its
+        // events would stay leased, and the others with them.
+        Ok(claimed
             .into_iter()
             .map(|mut c| {
-                c.registration = self.cipher.open_registration(c.registration)?;
-                Ok(c)
+                match self.cipher.open_registration(c.registration.clone()) {
+                    Ok(reg) => c.registration = reg,
+                    Err(e) => {
+                        strip_secrets(&mut c.registration);
+                        c.unreadable_secrets = Some(match e {
+                            StoreError::Corrupt(why) => why,
+                            other => other.to_string(),
+                        });
+                    }
+                }
+                c
             })
-            .collect()
+            .collect())
+    }
+
+    async fn key_check(&self) -> Result<Option<String>> {
+        self.inner.key_check().await
+    }
+
+    async fn init_key_check(&self, value: &str, now: Millis) -> Result<String> {
+        self.inner.init_key_check(value, now).await
+    }
+
+    async fn docs_containing(&self, needle: &str, limit: u32) -> Result<Vec<String>> {
+        self.inner.docs_containing(needle, limit).await
     }
 
     // --- forwarded unchanged ----------------------------------------------
@@ -520,6 +619,32 @@ impl Store for SealedStore {
     fn work_notifications(&self) -> Option<crate::WorkNotifications> {
         self.inner.work_notifications()
     }
+}
+
+/// Every string in `doc` that is a sealed value.
+fn sealed_strings(doc: &Value) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut stack = vec![doc];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) if s.starts_with(PREFIX) => out.push(s.as_str()),
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Leaves no sealed (or half-opened) secret in a registration that could
+/// not be opened, so nothing can send it.
+fn strip_secrets(r: &mut Registration) {
+    if let Some(rx) = r.receiver.as_mut() {
+        rx.auth = Auth::default();
+    }
+    r.verification_secret = None;
+    r.signing_secret = String::new();
+    r.provider.previous_signing_secrets.clear();
 }
 
 #[cfg(test)]

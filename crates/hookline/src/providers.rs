@@ -23,10 +23,9 @@ use hookline_core::model::{
 use hookline_core::outbound::ForwardRequest;
 use hookline_core::provider::{self, CallSpec, TemplateError, Vars};
 use hookline_core::time::Millis;
-use hookline_delivery::client::SendError;
-use hookline_delivery::guard::{GuardError, OutboundGuard};
+use hookline_delivery::client::{classify, SendError};
+use hookline_delivery::guard::OutboundGuard;
 use rand::Rng;
-use std::error::Error as StdError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,33 +79,16 @@ impl Providers {
     /// timeout, which covers the whole exchange).
     pub async fn send(&self, req: &ForwardRequest) -> Result<Reply, SendError> {
         self.guard.check_target(&req.url)?;
-        let mut builder = self
-            .client
-            .request(method(req.method), req.url.clone())
-            .body(req.body.clone());
-        for (k, v) in &req.headers {
-            builder = builder.header(k.as_str(), v.as_str());
-        }
-        // Errors drop the URL: its query may carry credentials (auth
-        // `query`), and the message is stored and shown.
-        let request = builder.build().map_err(|e| SendError {
-            kind: ErrorKind::Request,
-            message: chain_message(&e.without_url()),
-        })?;
+        // Built, and its errors classified, by the delivery client's own
+        // functions: every error text is made without the URL (its query
+        // and path carry the connection's auth) and without header values.
+        let request = hookline_delivery::client::build_request(&self.client, req)?;
         let exchange = async {
-            let mut response = self
-                .client
-                .execute(request)
-                .await
-                .map_err(reqwest::Error::without_url)?;
+            let mut response = self.client.execute(request).await?;
             let status = response.status().as_u16();
             let mut body = Vec::new();
             let mut truncated = false;
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(reqwest::Error::without_url)?
-            {
+            while let Some(chunk) = response.chunk().await? {
                 let room = MAX_ANSWER_BYTES - body.len();
                 if chunk.len() > room {
                     body.extend_from_slice(&chunk[..room]);
@@ -126,57 +108,10 @@ impl Providers {
                 kind: ErrorKind::Timeout,
                 message: format!("no complete answer within {:?}", self.timeout),
             }),
-            Ok(Err(e)) => Err(classify(&e)),
+            Ok(Err(e)) => Err(classify(e)),
             Ok(Ok(reply)) => Ok(reply),
         }
     }
-}
-
-fn method(m: HttpMethod) -> reqwest::Method {
-    match m {
-        HttpMethod::Get => reqwest::Method::GET,
-        HttpMethod::Post => reqwest::Method::POST,
-        HttpMethod::Put => reqwest::Method::PUT,
-        HttpMethod::Patch => reqwest::Method::PATCH,
-        HttpMethod::Delete => reqwest::Method::DELETE,
-    }
-}
-
-/// The guard's refusal when it is in the chain (it comes back from the
-/// resolver wrapped in connector errors), else the whole chain's text.
-fn classify(err: &reqwest::Error) -> SendError {
-    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = source {
-        if let Some(guard) = e.downcast_ref::<GuardError>() {
-            return guard.clone().into();
-        }
-        source = e.source();
-    }
-    let kind = if err.is_timeout() {
-        ErrorKind::Timeout
-    } else if err.is_connect() {
-        ErrorKind::Connect
-    } else {
-        ErrorKind::Io
-    };
-    SendError {
-        kind,
-        message: chain_message(err),
-    }
-}
-
-fn chain_message(err: &(dyn StdError + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = e.source();
-    }
-    out
 }
 
 /// A secret for providers that take one from the subscriber (GitHub's

@@ -11,7 +11,8 @@ use crate::service::Gateway;
 use hookline_core::retry::RetrySchedule;
 use hookline_delivery::guard::OutboundGuard;
 use hookline_delivery::worker::{self, DeliveryConfig};
-use hookline_store::{ConnectOptions, DynStore};
+use hookline_store::sealed::KeyCheck;
+use hookline_store::{ConnectOptions, DynStore, SealedStore};
 use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,9 @@ pub enum StartupError {
     Store(#[from] hookline_store::StoreError),
     #[error("cannot load the secret key: {0}")]
     SecretKey(#[from] crate::secret_key::KeyError),
+    /// This node's secret key cannot open what the database holds.
+    #[error("refusing to start: {cause}; {hint}")]
+    WrongSecretKey { cause: String, hint: String },
     #[error("cannot set up the admin key: {0}")]
     AdminKey(String),
 }
@@ -53,23 +57,71 @@ struct DeliveryParts {
 }
 
 /// Opens the configured database (creating the data dir for SQLite), with
-/// migrations run and secrets sealed with the configured key.
+/// migrations run and secrets sealed with the configured key. The key is not
+/// checked against the database here (`hookline migrate` may run anywhere);
+/// [`Application::build`] does that with [`verify_secret_key`].
 pub async fn open_store(config: &Config) -> Result<DynStore, StartupError> {
+    let (store, _) = open_sealed(config).await?;
+    Ok(store)
+}
+
+async fn open_sealed(
+    config: &Config,
+) -> Result<(Arc<SealedStore>, crate::secret_key::KeySource), StartupError> {
     std::fs::create_dir_all(&config.data_dir).map_err(hookline_store::StoreError::from)?;
     let opts = ConnectOptions {
         max_connections: config.database.max_connections,
         acquire_timeout: config.database.acquire_timeout,
         migrate: true,
     };
-    let cipher = crate::secret_key::load(&config.secret_key, &config.data_dir)
+    let (cipher, source) = crate::secret_key::load(&config.secret_key, &config.data_dir)
         .map_err(StartupError::SecretKey)?;
     let inner = hookline_store::connect(&config.database_url(), &opts).await?;
-    Ok(Arc::new(hookline_store::SealedStore::new(inner, cipher)))
+    Ok((Arc::new(SealedStore::new(inner, cipher)), source))
+}
+
+/// Refuses a key that does not open the database's key check value (or,
+/// on a database without one yet, any of its sealed secrets), and stores
+/// the check value on the first start.
+async fn verify_secret_key(
+    store: &SealedStore,
+    source: &crate::secret_key::KeySource,
+) -> Result<(), StartupError> {
+    match store.verify_key().await {
+        Ok(KeyCheck::Matched) => Ok(()),
+        Ok(KeyCheck::Written { opened, unreadable }) => {
+            tracing::info!(
+                sealed_values_checked = opened,
+                "stored the secret key check value: nodes with another secret key will refuse to start"
+            );
+            if unreadable > 0 {
+                tracing::warn!(
+                    unreadable,
+                    opened,
+                    "some stored secrets were sealed with another key and cannot be opened; \
+                     deliveries of their registrations fail with `secret_unreadable` until their \
+                     auth and secrets are set again"
+                );
+            }
+            Ok(())
+        }
+        Err(hookline_store::StoreError::WrongSecretKey(what)) => {
+            Err(StartupError::WrongSecretKey {
+                cause: format!(
+                    "this node's secret key is not the one the database's secrets are sealed with: it cannot open {what}"
+                ),
+                hint: crate::secret_key::mismatch_hint(source),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let store = open_store(&config).await?;
+        let (sealed, key_source) = open_sealed(&config).await?;
+        verify_secret_key(&sealed, &key_source).await?;
+        let store: DynStore = sealed;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartupError::Bind {

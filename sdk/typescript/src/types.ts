@@ -437,7 +437,8 @@ export type AttemptErrorKind =
   | 'target_not_allowed'
   | 'status'
   | 'io'
-  | 'request';
+  | 'request'
+  | 'secret_unreadable';
 
 export interface DeliveryAttempt {
   id: string;

@@ -241,3 +241,102 @@ async fn non_http_scheme_is_refused() {
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Request, "{err:?}");
 }
+
+/// Secret values a request carries in its URL (query, a path segment filled
+/// from `auth.params`), its headers and its body.
+const SECRETS: [&str; 4] = [
+    "QUERYSECRET41",
+    "PATHSECRET42",
+    "HEADERSECRET43",
+    "BODYSECRET44",
+];
+
+fn with_secrets(base: &str) -> ForwardRequest {
+    ForwardRequest {
+        method: HttpMethod::Post,
+        url: format!("{base}/t/{}/hook?x&token={}", SECRETS[1], SECRETS[0])
+            .parse()
+            .unwrap(),
+        headers: vec![("authorization".into(), format!("Bearer {}", SECRETS[2]))],
+        body: format!(r#"{{"api_key":"{}"}}"#, SECRETS[3]).into_bytes(),
+    }
+}
+
+fn assert_no_secret(err: &hookline_delivery::SendError) {
+    for s in SECRETS {
+        assert!(!err.message.contains(s), "`{s}` leaked: {err:?}");
+        assert!(!err.to_string().contains(s), "`{s}` leaked: {err}");
+    }
+}
+
+#[tokio::test]
+async fn transport_errors_carry_no_secret_of_the_request() {
+    init_log();
+    // Connection refused.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    drop(listener);
+    let err = send_with(
+        loopback_guard(),
+        &with_secrets(&closed),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Connect, "{err:?}");
+    assert_no_secret(&err);
+
+    // TLS spoken to a plain HTTP server.
+    let rx = TestReceiver::start(vec![]).await;
+    let tls = format!("https://127.0.0.1:{}", rx.addr.port());
+    let err = send_with(
+        loopback_guard(),
+        &with_secrets(&tls),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Tls, "{err:?}");
+    assert_no_secret(&err);
+
+    // The connection closed before an answer.
+    let hangup = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let io = format!("http://{}", hangup.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = hangup.accept().await {
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 1024];
+            let _ = sock.read(&mut buf).await;
+            drop(sock);
+        }
+    });
+    let err = send_with(loopback_guard(), &with_secrets(&io), Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Io, "{err:?}");
+    assert_no_secret(&err);
+
+    // No answer in time.
+    let slow = TestReceiver::start(vec![Reply::status(200).delay(Duration::from_secs(3))]).await;
+    let err = send_with(
+        loopback_guard(),
+        &with_secrets(slow.url("").to_string().trim_end_matches('/')),
+        Duration::from_millis(200),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Timeout, "{err:?}");
+    assert_no_secret(&err);
+}
+
+#[tokio::test]
+async fn a_header_value_that_cannot_be_sent_is_not_echoed() {
+    let mut req = with_secrets("http://127.0.0.1:9");
+    req.headers
+        .push(("x-token".into(), format!("{}\n", SECRETS[2])));
+    let err = send_with(loopback_guard(), &req, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Request, "{err:?}");
+    assert_no_secret(&err);
+}

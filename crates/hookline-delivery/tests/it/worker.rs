@@ -332,3 +332,66 @@ async fn concurrency_is_bounded() {
     assert_eq!(rx.max_in_flight(), 2, "two at a time, and both slots used");
     worker.stop().await;
 }
+
+#[tokio::test]
+async fn secrets_that_cannot_be_opened_fail_the_attempt_instead_of_holding_the_lease() {
+    use hookline_store::{DocCipher, DynStore, SealedStore};
+    init_log();
+    let (raw, _dir) = sqlite_store().await;
+    let written_with: DynStore = Arc::new(SealedStore::new(
+        raw.clone(),
+        DocCipher::new(&DocCipher::generate_key()),
+    ));
+    let read_with: DynStore = Arc::new(SealedStore::new(
+        raw.clone(),
+        DocCipher::new(&DocCipher::generate_key()),
+    ));
+    let rx = TestReceiver::start(vec![]).await;
+    let mut target = receiver(rx.url("/hook"));
+    target
+        .auth
+        .headers
+        .insert("authorization".into(), "Bearer s3cret".into());
+    // Sealed under one key, claimed by a worker with another; a second
+    // registration stored in plain text is claimed in the same batch.
+    let sealed = seed(&written_with, Some(target), None).await;
+    let bad = enqueue(&written_with, &sealed, br#"{"n":1}"#).await;
+    let mut plain = sealed.clone();
+    plain.id = hookline_core::ids::new_id("reg");
+    plain.link_id = hookline_core::ids::LinkId::generate();
+    plain.access_tag = crate::support::tag("plain");
+    plain.receiver = Some(receiver(rx.url("/plain")));
+    raw.save_registrations(std::slice::from_ref(&plain))
+        .await
+        .unwrap();
+    let good = enqueue(&raw, &plain, br#"{"n":2}"#).await;
+
+    let worker = RunningWorker::start(&read_with, config(&[60_000]));
+    worker.wake.notify_one();
+    wait_for_status(&raw, &good, EventStatus::Delivered, WITHIN).await;
+    let deadline = std::time::Instant::now() + WITHIN;
+    let event = loop {
+        let (event, _) = raw.get_event(&bad).await.unwrap().unwrap();
+        if event.attempts > 0 || std::time::Instant::now() > deadline {
+            break event;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    worker.stop().await;
+
+    let hits = rx.requests();
+    assert_eq!(hits.len(), 1, "only the readable one was sent: {hits:?}");
+    assert_eq!(hits[0].path, "/plain");
+    assert_eq!(event.attempts, 1, "{event:?}");
+    assert_eq!(event.status, EventStatus::Delivering, "waiting to retry");
+    assert!(
+        event.next_attempt_at.unwrap() > Millis::now() + Duration::from_secs(30),
+        "retried on its schedule, not at once: {event:?}"
+    );
+    let attempts = raw.list_attempts(&bad).await.unwrap();
+    let error = attempts[0].error.as_ref().unwrap();
+    assert_eq!(error.kind, ErrorKind::SecretUnreadable, "{error:?}");
+    assert!(error.message.contains("secret key"), "{error:?}");
+    // The lease ended with the attempt: nothing is left leased.
+    assert_eq!(raw.release_leases(None).await.unwrap(), 0);
+}

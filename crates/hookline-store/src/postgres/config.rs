@@ -309,3 +309,44 @@ pub(super) async fn delete_connection(s: &PgStore, id: &str) -> Result<()> {
         .await?;
     Ok(())
 }
+
+// --- the secret key check ------------------------------------------------
+
+pub(super) async fn key_check(s: &PgStore) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT value FROM key_check WHERE id = 1")
+            .fetch_optional(&s.pool)
+            .await?,
+    )
+}
+
+/// Insert-if-absent, then read back: of nodes starting together, the first
+/// insert wins and every node reads that one.
+pub(super) async fn init_key_check(s: &PgStore, value: &str, now: i64) -> Result<String> {
+    sqlx::query(
+        "INSERT INTO key_check (id, value, created_at) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(value)
+    .bind(now)
+    .execute(&s.pool)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT value FROM key_check WHERE id = 1")
+            .fetch_one(&s.pool)
+            .await?,
+    )
+}
+
+pub(super) async fn docs_containing(s: &PgStore, needle: &str, limit: u32) -> Result<Vec<String>> {
+    // `strpos`, not LIKE: the needle is matched as is.
+    Ok(sqlx::query_scalar(
+        "(SELECT doc FROM registrations WHERE strpos(doc, $1) > 0 LIMIT $2) \
+         UNION ALL \
+         (SELECT doc FROM connections WHERE strpos(doc, $1) > 0 LIMIT $2)",
+    )
+    .bind(needle)
+    .bind(i64::from(limit))
+    .fetch_all(&s.pool)
+    .await?)
+}

@@ -89,6 +89,7 @@ pub(super) async fn claim_due(
                 event,
                 payload,
                 registration,
+                unreadable_secrets: None,
             }),
             Some(Err(why)) => undeliverable.push((event.id, why)),
             None => undeliverable.push((event.id, "its payload is missing".to_owned())),

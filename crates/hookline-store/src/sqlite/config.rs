@@ -307,3 +307,47 @@ pub(super) async fn delete_connection(s: &SqliteStore, id: &str) -> Result<()> {
         .await?;
     Ok(())
 }
+
+// --- the secret key check ------------------------------------------------
+
+pub(super) async fn key_check(s: &SqliteStore) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT value FROM key_check WHERE id = 1")
+            .fetch_optional(&s.reader)
+            .await?,
+    )
+}
+
+pub(super) async fn init_key_check(s: &SqliteStore, value: &str, now: i64) -> Result<String> {
+    let mut conn = s.write().await?;
+    sqlx::query(
+        "INSERT INTO key_check (id, value, created_at) VALUES (1, ?, ?) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(value)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT value FROM key_check WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+pub(super) async fn docs_containing(
+    s: &SqliteStore,
+    needle: &str,
+    limit: u32,
+) -> Result<Vec<String>> {
+    // `instr`, not LIKE: the needle is matched as is, case and all.
+    Ok(sqlx::query_scalar(
+        "SELECT doc FROM (SELECT doc FROM registrations WHERE instr(doc, ?1) > 0 LIMIT ?2) \
+         UNION ALL \
+         SELECT doc FROM (SELECT doc FROM connections WHERE instr(doc, ?1) > 0 LIMIT ?2)",
+    )
+    .bind(needle)
+    .bind(i64::from(limit))
+    .fetch_all(&s.reader)
+    .await?)
+}

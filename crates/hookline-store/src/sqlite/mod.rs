@@ -145,6 +145,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn key_check(&self) -> Result<Option<String>> {
+        config::key_check(self).await
+    }
+    async fn init_key_check(&self, value: &str, now: Millis) -> Result<String> {
+        config::init_key_check(self, value, now.0).await
+    }
+    async fn docs_containing(&self, needle: &str, limit: u32) -> Result<Vec<String>> {
+        config::docs_containing(self, needle, limit).await
+    }
+
     async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
         config::insert_api_key(self, key).await
     }

@@ -19,6 +19,7 @@ mod postgres_only;
 mod queue;
 mod registrations;
 mod retention;
+mod sealed;
 mod sqlite_only;
 
 use hookline_store::postgres::testing::{self, TestDatabase};

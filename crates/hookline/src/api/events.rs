@@ -212,7 +212,7 @@ pub struct AttemptView {
     pub response_status: Option<u16>,
     /// First 4 KiB of the response body.
     pub response_excerpt: Option<String>,
-    /// `timeout`, `dns`, `connect`, `tls`, `target_not_allowed`, `status`, `io`, `request`.
+    /// `timeout`, `dns`, `connect`, `tls`, `target_not_allowed`, `status`, `io`, `request`, `secret_unreadable`.
     pub error_kind: Option<String>,
     pub error: Option<String>,
 }
