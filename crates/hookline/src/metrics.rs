@@ -169,7 +169,8 @@ pub async fn scrape(State(s): State<AppState>, req: Request) -> Result<Response,
         return Err(ApiError(Error::not_found("route", "this path")));
     }
     if s.monitor.metrics_require_key {
-        crate::api::monitor::authenticate(&s, req.headers(), None).await?;
+        let client = crate::api::extract::client_ip(req.extensions());
+        crate::api::monitor::authenticate(&s, req.headers(), client, None).await?;
     }
     let handle = &s.monitor.metrics;
     handle.run_upkeep();

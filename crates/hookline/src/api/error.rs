@@ -41,6 +41,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Unauthorized { .. } | Error::Verification { .. } => StatusCode::UNAUTHORIZED,
         Error::Gone(_) => StatusCode::GONE,
         Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+        Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+        Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -60,7 +63,30 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self.0 {
+            Error::MethodNotAllowed(_) => {
+                headers.insert(
+                    http::header::ALLOW,
+                    http::HeaderValue::from_static(crate::api::INGEST_METHODS),
+                );
+            }
+            Error::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                headers.insert(http::header::RETRY_AFTER, (*retry_after_secs).into());
+            }
+            // The client stopped sending mid-body: this connection is done.
+            Error::RequestTimeout(_) => {
+                headers.insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
+            _ => {}
+        }
+        response
     }
 }
 

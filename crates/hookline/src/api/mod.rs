@@ -6,6 +6,7 @@ pub mod apps;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod key_throttle;
 pub mod monitor;
 pub mod presets;
 pub mod processor;
@@ -18,7 +19,7 @@ use crate::ingest::{Inbound, Ingest};
 use crate::service::Gateway;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub ingest: Arc<Ingest>,
     /// Largest accepted ingest body.
     pub max_body_bytes: usize,
+    /// Failed management-key checks per client address.
+    pub key_throttle: Arc<key_throttle::KeyThrottle>,
     /// Metrics, live streams, replays and health (see [`monitor`]).
     pub monitor: Arc<monitor::MonitorState>,
 }
@@ -143,7 +146,10 @@ pub struct IngestAccepted {
     request_body(content = String, description = "Any body, kept byte for byte", content_type = "*/*"),
     responses((status = 200, body = IngestAccepted), (status = 401, body = error::ErrorBody, description = "Signature check failed (recorded as rejected)"),
         (status = 404, body = error::ErrorBody, description = "Unknown link"), (status = 410, body = error::ErrorBody, description = "Retired link"),
-        (status = 413, body = error::ErrorBody, description = "Body over the limit")))]
+        (status = 400, body = error::ErrorBody, description = "Malformed body (`malformed_body`), e.g. broken chunked encoding"),
+        (status = 405, body = error::ErrorBody, description = "CONNECT or TRACE (`method_not_allowed`); `Allow` lists the accepted methods"),
+        (status = 408, body = error::ErrorBody, description = "The body stalled for `http.body_idle_timeout` or took over `http.body_read_timeout` (`request_timeout`)"),
+        (status = 413, body = error::ErrorBody, description = "Body over the limit, or a `Content-Length` over it (answered before any body is read)")))]
 async fn ingest(
     State(s): State<AppState>,
     Path(link_id): Path<String>,
@@ -151,14 +157,32 @@ async fn ingest(
     req: Request<Body>,
 ) -> Result<Json<IngestAccepted>, ApiError> {
     let (parts, body) = req.into_parts();
+    if matches!(parts.method, Method::CONNECT | Method::TRACE) {
+        return Err(Error::MethodNotAllowed(format!(
+            "{} is not a webhook call; an ingest link accepts {INGEST_METHODS}",
+            parts.method
+        ))
+        .into());
+    }
+    let too_large = || {
+        Error::PayloadTooLarge(format!(
+            "the body is over the limit of {} bytes",
+            s.max_body_bytes
+        ))
+    };
+    // Before the body is read, so that `Expect: 100-continue` is answered
+    // 413 at once (hyper sends `100 Continue` only when the body is polled).
+    let announced = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > s.max_body_bytes as u64) {
+        return Err(too_large().into());
+    }
     let body = axum::body::to_bytes(body, s.max_body_bytes)
         .await
-        .map_err(|_| {
-            Error::PayloadTooLarge(format!(
-                "the body is over the limit of {} bytes",
-                s.max_body_bytes
-            ))
-        })?;
+        .map_err(|e| body_error(&e, too_large))?;
     let inbound = Inbound {
         method: parts.method.as_str().to_owned(),
         query,
@@ -172,6 +196,30 @@ async fn ingest(
         status: accepted.status.as_str().to_owned(),
         challenge: accepted.challenge,
     }))
+}
+
+/// The methods an ingest link answers: everything but CONNECT and TRACE
+/// (the value of `Allow` on a 405).
+pub const INGEST_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
+/// Why reading an ingest body failed: over the limit (413), stalled (408,
+/// see [`crate::http_server::BodyTimeout`]), or malformed, e.g. broken
+/// chunked encoding or a connection closed mid-body (400).
+fn body_error(e: &axum::Error, too_large: impl FnOnce() -> Error) -> Error {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return too_large();
+        }
+        if let Some(t) = c.downcast_ref::<crate::http_server::BodyTimeout>() {
+            return Error::RequestTimeout(format!("{t}; send the whole body without pausing"));
+        }
+        cause = c.source();
+    }
+    Error::BadRequest {
+        code: "malformed_body",
+        message: format!("the request body could not be read: {e}"),
+    }
 }
 
 #[derive(Serialize, ToSchema)]

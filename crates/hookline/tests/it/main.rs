@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod delivery;
 mod helpers;
+mod http_edge;
 mod monitor;
 mod multinode;
 mod openapi;
