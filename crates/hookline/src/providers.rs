@@ -85,7 +85,7 @@ impl Providers {
             .request(method(req.method), req.url.clone())
             .body(req.body.clone());
         for (k, v) in &req.headers {
-            builder = builder.header(k.as_str(), v.as_str());
+            builder = builder.header(k.as_str(), v.as_bytes());
         }
         // Errors drop the URL: its query may carry credentials (auth
         // `query`), and the message is stored and shown.

@@ -314,6 +314,39 @@ async fn connect_and_trace_are_refused_and_not_stored() {
 }
 
 #[tokio::test]
+async fn header_bytes_are_forwarded_exactly() {
+    let app = spawn_app().await;
+    let rx = spawn_receiver(vec![]).await;
+    seed_model(&app).await;
+    let path = path_of(&link_to(&app, &rx.url("/x")).await);
+    let mut req =
+        format!("POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n")
+            .into_bytes();
+    req.extend_from_slice(b"X-Raw: a\xff\xfeb\r\n");
+    req.extend_from_slice("X-Utf8: café\r\n".as_bytes());
+    req.extend_from_slice(b"X-Plain: plain text\r\n\r\n{}");
+    let (head, v) = raw(&app, &req).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head} {v}");
+    let hit = rx.wait_hits(1, Duration::from_secs(5)).await.remove(0);
+    assert_eq!(hit.headers["x-raw"].as_bytes(), b"a\xff\xfeb");
+    assert_eq!(hit.headers["x-utf8"].as_bytes(), "café".as_bytes());
+    assert_eq!(hit.headers["x-plain"].as_bytes(), b"plain text");
+    // The API shows them as (lossy) text.
+    let id = v["id"].as_str().unwrap();
+    let (_, e) = app.get(&format!("/api/v1/events/{id}")).await;
+    let headers = e["request"]["headers"].as_array().unwrap();
+    let shown = |name: &str| {
+        headers
+            .iter()
+            .find(|h| h[0] == name)
+            .map(|h| h[1].as_str().unwrap().to_owned())
+    };
+    assert_eq!(shown("x-utf8").as_deref(), Some("café"), "{e}");
+    assert_eq!(shown("x-raw").as_deref(), Some("a\u{fffd}\u{fffd}b"), "{e}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn management_key_guessing_is_throttled_per_address() {
     let app = spawn_app_with(|c| {
         c.http.auth_failure_limit = 10;
