@@ -413,3 +413,27 @@ async fn management_key_guessing_is_throttled_per_address() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish() {
+    let app = spawn_app().await;
+    let rx = spawn_receiver(vec![]).await;
+    seed_model(&app).await;
+    let path = path_of(&link_to(&app, &rx.url("/x")).await);
+    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    let req = format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.token.cancel();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The listener is closed: no new connections…
+    assert!(TcpStream::connect(addr(&app)).await.is_err());
+    // …but the request in flight is read, stored (the writer still runs)
+    // and answered, and then its connection closes.
+    s.write_all(b"{}").await.unwrap();
+    let out = read_to_close(&mut s, Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("\"status\":\"received\""), "{text}");
+    app.stop().await;
+}
