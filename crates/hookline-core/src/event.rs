@@ -46,23 +46,151 @@ impl EventStatus {
     }
 }
 
-/// An inbound request exactly as received. Header values that are not UTF-8
-/// are kept as Latin-1 text, which maps every byte to one char and back.
+/// An inbound request exactly as received, header values byte for byte.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Payload {
     pub method: String,
     pub query: Option<String>,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(String, HeaderBytes)>,
     #[serde(skip)]
     pub body: Vec<u8>,
 }
 
 impl Payload {
+    /// A header's value, when it is UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .and_then(|(_, v)| v.to_str())
+    }
+}
+
+/// A header value's exact bytes (HTTP allows any byte but CR, LF and NUL;
+/// providers send UTF-8 and, rarely, Latin-1 or worse).
+///
+/// Stored (serde) as a JSON string when every byte is visible ASCII, space
+/// or tab, else as `{"base64": "…"}`, so no byte is re-encoded. A stored
+/// string with characters up to U+00FF is read back one byte per character
+/// (Latin-1): rows written before this type kept non-ASCII values that way,
+/// so they too are forwarded exactly as received. A string with characters
+/// above U+00FF (never written by Hookline) is read as its UTF-8 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeaderBytes(pub Vec<u8>);
+
+impl HeaderBytes {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The value as text, when it is UTF-8.
+    pub fn to_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+
+    /// The value as text for people (invalid UTF-8 replaced by U+FFFD).
+    pub fn to_text_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.0).into_owned()
+    }
+
+    fn is_plain(&self) -> bool {
+        self.0
+            .iter()
+            .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+    }
+}
+
+impl From<&str> for HeaderBytes {
+    fn from(s: &str) -> Self {
+        HeaderBytes(s.as_bytes().to_vec())
+    }
+}
+
+impl From<String> for HeaderBytes {
+    fn from(s: String) -> Self {
+        HeaderBytes(s.into_bytes())
+    }
+}
+
+impl From<&[u8]> for HeaderBytes {
+    fn from(b: &[u8]) -> Self {
+        HeaderBytes(b.to_vec())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredHeader {
+    Text(String),
+    Bytes { base64: String },
+}
+
+impl Serialize for HeaderBytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        if self.is_plain() {
+            // Visible ASCII: the bytes are the text.
+            let text = std::str::from_utf8(&self.0).expect("ASCII");
+            return s.serialize_str(text);
+        }
+        StoredHeader::Bytes {
+            base64: base64::engine::general_purpose::STANDARD.encode(&self.0),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for HeaderBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine;
+        Ok(match StoredHeader::deserialize(d)? {
+            StoredHeader::Text(t) if t.chars().all(|c| (c as u32) <= 0xff) => {
+                HeaderBytes(t.chars().map(|c| c as u8).collect())
+            }
+            StoredHeader::Text(t) => HeaderBytes(t.into_bytes()),
+            StoredHeader::Bytes { base64 } => HeaderBytes(
+                base64::engine::general_purpose::STANDARD
+                    .decode(base64)
+                    .map_err(serde::de::Error::custom)?,
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod header_bytes_tests {
+    use super::HeaderBytes;
+
+    fn round_trip(bytes: &[u8]) -> (String, HeaderBytes) {
+        let json = serde_json::to_string(&HeaderBytes(bytes.to_vec())).unwrap();
+        let back = serde_json::from_str(&json).unwrap();
+        (json, back)
+    }
+
+    #[test]
+    fn every_value_comes_back_byte_for_byte() {
+        for v in [
+            &b"plain text"[..],
+            b"a\tb",
+            b"\xff\xfe",
+            "café".as_bytes(),
+            b"\x7f",
+            b"",
+        ] {
+            let (json, back) = round_trip(v);
+            assert_eq!(back.as_bytes(), v, "{json}");
+        }
+        assert_eq!(round_trip(b"plain").0, r#""plain""#);
+        assert_eq!(round_trip(b"\xff").0, r#"{"base64":"/w=="}"#);
+    }
+
+    #[test]
+    fn rows_written_before_keep_their_bytes() {
+        // Non-ASCII values were stored Latin-1 decoded: one char per byte.
+        let old: HeaderBytes = serde_json::from_str(r#""caf\u00c3\u00a9 \u00ff""#).unwrap();
+        assert_eq!(old.as_bytes(), b"caf\xc3\xa9 \xff");
+        let ascii: HeaderBytes = serde_json::from_str(r#""v=1, t=2""#).unwrap();
+        assert_eq!(ascii.as_bytes(), b"v=1, t=2");
     }
 }
 

@@ -2,7 +2,7 @@
 //! and URL with the registration's auth injected, the original headers minus
 //! hop-by-hop ones, and Standard Webhooks signature headers.
 
-use crate::event::Payload;
+use crate::event::{HeaderBytes, Payload};
 use crate::model::{HttpMethod, Receiver};
 use serde_json::Value;
 
@@ -10,7 +10,8 @@ use serde_json::Value;
 pub struct ForwardRequest {
     pub method: HttpMethod,
     pub url: url::Url,
-    pub headers: Vec<(String, String)>,
+    /// Header values byte for byte (the inbound ones exactly as received).
+    pub headers: Vec<(String, HeaderBytes)>,
     pub body: Vec<u8>,
 }
 
@@ -76,7 +77,7 @@ pub fn build_forward(
         merge_body(&payload.body, &auth.body)
     };
 
-    let mut headers: Vec<(String, String)> = payload
+    let mut headers: Vec<(String, HeaderBytes)> = payload
         .headers
         .iter()
         .filter(|(k, _)| {
@@ -86,7 +87,11 @@ pub fn build_forward(
         })
         .cloned()
         .collect();
-    headers.extend(auth.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+    headers.extend(
+        auth.headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().into())),
+    );
 
     let signature = hookline_verify::standard::sign_all(
         signing.secrets,
@@ -96,8 +101,11 @@ pub fn build_forward(
     )
     .map_err(|e| BuildError::Signing(e.to_string()))?;
     headers.push(("webhook-id".into(), signing.msg_id.into()));
-    headers.push(("webhook-timestamp".into(), signing.timestamp.to_string()));
-    headers.push(("webhook-signature".into(), signature));
+    headers.push((
+        "webhook-timestamp".into(),
+        signing.timestamp.to_string().into(),
+    ));
+    headers.push(("webhook-signature".into(), signature.into()));
 
     Ok(ForwardRequest {
         method: receiver.method,

@@ -181,7 +181,7 @@ pub fn build_call(spec: &CallSpec<'_>, vars: &Vars<'_>) -> Result<ForwardRequest
     Ok(ForwardRequest {
         method: spec.method,
         url,
-        headers,
+        headers: headers.into_iter().map(|(k, v)| (k, v.into())).collect(),
         body,
     })
 }

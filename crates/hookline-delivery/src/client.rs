@@ -170,7 +170,7 @@ pub fn build_request(
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
             SendError::new(ErrorKind::Request, format!("invalid header name `{name}`"))
         })?;
-        let value = HeaderValue::from_str(value).map_err(|_| {
+        let value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
             SendError::new(
                 ErrorKind::Request,
                 format!("invalid value for header `{name}`"),

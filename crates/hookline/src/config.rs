@@ -25,6 +25,7 @@ pub struct Config {
     pub allowed_targets: Vec<IpNet>,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
+    pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub ingest: IngestConfig,
     pub delivery: DeliveryConfig,
@@ -36,6 +37,34 @@ pub struct Config {
     pub replay: ReplayConfig,
     pub health: HealthConfig,
     pub retention: RetentionConfig,
+}
+
+/// The HTTP server's limits against slow or abusive clients (see
+/// `http_server`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct HttpConfig {
+    /// A client must send a request's headers (and, on a new connection,
+    /// its first request) within this; a keep-alive connection that sends
+    /// nothing for this long is closed too.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A request body that sends nothing for this long is cut (ingest
+    /// answers 408 `request_timeout`).
+    #[serde(with = "humantime_serde")]
+    pub body_idle_timeout: Duration,
+    /// A request body must be whole within this after it is first read
+    /// (408 `request_timeout` otherwise).
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// Most connections open at once; further ones wait in the listen
+    /// backlog until one closes.
+    pub max_connections: usize,
+    /// Failed management-key checks from one client address (an IPv6 /64)
+    /// within `auth_failure_window` before that address is answered 429
+    /// without checking its key, until the window passes; 0: no limit.
+    pub auth_failure_limit: u32,
+    #[serde(with = "humantime_serde")]
+    pub auth_failure_window: Duration,
 }
 
 /// Deleting old delivered and failed events, with payloads and attempts,
@@ -252,6 +281,23 @@ impl Config {
         }
         if self.max_body_bytes == 0 {
             return bad("max_body_bytes must be above 0".into());
+        }
+        let h = &self.http;
+        if h.header_read_timeout.is_zero()
+            || h.body_idle_timeout.is_zero()
+            || h.body_read_timeout.is_zero()
+            || h.max_connections == 0
+        {
+            return bad(
+                "http.header_read_timeout, http.body_idle_timeout, http.body_read_timeout and http.max_connections must be above 0"
+                    .into(),
+            );
+        }
+        if h.auth_failure_limit > 0 && h.auth_failure_window.is_zero() {
+            return bad(
+                "http.auth_failure_window must be above 0 when http.auth_failure_limit is set"
+                    .into(),
+            );
         }
         if self.delivery.concurrency == 0 || self.delivery.batch == 0 || self.ingest.batch_max == 0
         {

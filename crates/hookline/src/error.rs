@@ -24,6 +24,19 @@ pub enum Error {
     Gone(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A method no provider can mean on an ingest link (CONNECT, TRACE).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The request body stopped arriving (`http.body_idle_timeout`).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// Too many failed management-key checks from this client address; try
+    /// again after `retry_after_secs`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Inbound signature check failed.
     #[error("{message}")]
     Verification { code: &'static str, message: String },
@@ -89,6 +102,9 @@ impl Error {
             Error::TargetNotAllowed(_) => "target_not_allowed",
             Error::Gone(_) => "link_retired",
             Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::MethodNotAllowed(_) => "method_not_allowed",
+            Error::RequestTimeout(_) => "request_timeout",
+            Error::TooManyRequests { .. } => "too_many_requests",
             Error::Verification { code, .. } => code,
             Error::TooManyRejected { .. } => "too_many_rejected_calls",
             Error::Store(StoreError::Conflict { .. }) => "conflict",

@@ -6,6 +6,8 @@
 //! - [`config`]: the one typed configuration and how it is layered.
 //! - [`startup`]: builds the application (store, admin key, router, workers)
 //!   and runs it until shutdown.
+//! - [`http_server`]: the accept loop: HTTP/1.1 + HTTP/2, read timeouts,
+//!   the connection cap, graceful shutdown, the peer address.
 //! - [`api`]: the HTTP layer — routes per resource, wire types, the error mapping.
 //! - [`service`]: the operations behind the API (seed flows, CRUD, events).
 //! - [`ingest`]: link lookup, verification, classification, dedup, group commit.
@@ -29,6 +31,7 @@ pub mod api;
 pub mod config;
 pub mod dashboard;
 pub mod error;
+pub mod http_server;
 pub mod ingest;
 pub mod locks;
 pub mod metrics;

@@ -173,13 +173,15 @@ pub async fn track_http(req: Request, next: Next) -> Response {
 /// Prometheus text exposition of this node's metrics plus the queue gauges.
 #[utoipa::path(get, path = "/metrics", tag = "monitoring",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
-        (status = 401, body = crate::api::error::ErrorBody, description = "`metrics.require_key` is on and no valid key was sent")))]
+        (status = 401, body = crate::api::error::ErrorBody, description = "`metrics.require_key` is on and no valid key was sent"),
+        (status = 429, body = crate::api::error::ErrorBody, description = "Too many invalid management keys from this address (`too_many_requests`)")))]
 pub async fn scrape(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
     if !s.monitor.metrics_enabled {
         return Err(ApiError(Error::not_found("route", "this path")));
     }
     if s.monitor.metrics_require_key {
-        crate::api::monitor::authenticate(&s, req.headers(), None).await?;
+        let client = crate::api::extract::client_ip(req.extensions());
+        crate::api::monitor::authenticate(&s, req.headers(), client, None).await?;
     }
     let handle = &s.monitor.metrics;
     handle.run_upkeep();

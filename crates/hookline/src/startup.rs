@@ -44,6 +44,7 @@ pub struct Application {
     writer: tokio::task::JoinHandle<()>,
     delivery: DeliveryParts,
     retention: crate::config::RetentionConfig,
+    http_limits: crate::http_server::Limits,
     /// Cancelled on SIGTERM (or by a test): stops HTTP and the workers.
     shutdown: CancellationToken,
 }
@@ -174,6 +175,10 @@ impl Application {
             )),
             gateway,
             max_body_bytes: config.max_body_bytes,
+            key_throttle: Arc::new(api::key_throttle::KeyThrottle::new(
+                config.http.auth_failure_limit,
+                config.http.auth_failure_window,
+            )),
             monitor: Arc::new(monitor),
         };
         let d = &config.delivery;
@@ -205,6 +210,7 @@ impl Application {
             writer: writer_handle,
             delivery,
             retention: config.retention.clone(),
+            http_limits: (&config.http).into(),
             shutdown,
         })
     }
@@ -251,11 +257,12 @@ impl Application {
         let monitor_tasks = self.state.monitor.spawn_tasks();
         let router = api::router(self.state);
         tracing::info!(port = self.port, "hookline is listening");
-        let served = axum::serve(
+        let served = crate::http_server::serve(
             self.listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            router,
+            self.http_limits,
+            self.shutdown.clone(),
         )
-        .with_graceful_shutdown(self.shutdown.clone().cancelled_owned())
         .await;
         // The router (and with it every writer handle) is gone: the writer
         // drains what was accepted and stops.

@@ -2,7 +2,7 @@
 
 use crate::fixtures::*;
 use anyhow::Result;
-use hookline_core::event::{Event, EventStatus, Payload};
+use hookline_core::event::{Event, EventStatus, HeaderBytes, Payload};
 use hookline_core::model::Registration;
 use hookline_store::{EventFilter, Store, StoreError};
 use std::collections::HashSet;
@@ -28,13 +28,15 @@ pub async fn insert_batch_and_get_exact_bytes(s: &dyn Store) -> Result<()> {
     e3.last_error = Some("receiver answered 500".into());
     e3.verification = None;
 
-    // Bytes that are not UTF-8, a NUL, and Latin-1 header text.
+    // Bytes that are not UTF-8, a NUL, and header values of every kind:
+    // UTF-8 text, raw bytes that are no text at all.
     let raw = vec![0xff, 0x00, 0xfe, b'{', 0x80, b'}', 0xc3];
     let p1 = Payload {
         method: "PUT".into(),
         query: None,
         headers: vec![
-            ("x-latin1".into(), "caf\u{e9} \u{ff}".into()),
+            ("x-utf8".into(), "caf\u{e9} \u{ff}".into()),
+            ("x-raw".into(), HeaderBytes(vec![b'a', 0xff, 0xfe, 0x80])),
             ("x-dup".into(), "1".into()),
             ("x-dup".into(), "2".into()),
         ],

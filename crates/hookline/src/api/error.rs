@@ -46,6 +46,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Store(StoreError::Unavailable(_)) | Error::Unavailable(_) => {
             StatusCode::SERVICE_UNAVAILABLE
         }
+        Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+        Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+        Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -71,19 +74,36 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        let retry_after = match &self.0 {
-            Error::TooManyRejected {
-                retry_after_secs, ..
-            } => Some(axum::http::HeaderValue::from(*retry_after_secs)),
-            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
-                Some(axum::http::HeaderValue::from_static(RETRY_AFTER_SECS))
+        let headers = response.headers_mut();
+        match &self.0 {
+            Error::MethodNotAllowed(_) => {
+                headers.insert(
+                    http::header::ALLOW,
+                    http::HeaderValue::from_static(crate::api::INGEST_METHODS),
+                );
             }
-            _ => None,
-        };
-        if let Some(value) = retry_after {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, value);
+            Error::TooManyRequests {
+                retry_after_secs, ..
+            }
+            | Error::TooManyRejected {
+                retry_after_secs, ..
+            } => {
+                headers.insert(http::header::RETRY_AFTER, (*retry_after_secs).into());
+            }
+            // The client stopped sending mid-body: this connection is done.
+            Error::RequestTimeout(_) => {
+                headers.insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+            }
+            _ => {}
         }
         response
     }

@@ -268,7 +268,12 @@ async fn get_event(
         request: RequestView {
             method: d.payload.method,
             query: d.payload.query,
-            headers: d.payload.headers,
+            headers: d
+                .payload
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k, v.to_text_lossy()))
+                .collect(),
             body,
             body_base64,
             body_size,

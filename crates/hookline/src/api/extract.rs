@@ -4,9 +4,10 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::error::Error;
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
+use std::net::{IpAddr, SocketAddr};
 
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
@@ -56,9 +57,62 @@ impl FromRequestParts<AppState> for Authenticated {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
-        match state.gateway.store.find_api_key(&hash_key(key)).await? {
-            Some(_) => Ok(Authenticated),
-            None => Err(unauthorized("this management key is not valid")),
+        check_key(state, client_ip(&parts.extensions), key).await?;
+        Ok(Authenticated)
+    }
+}
+
+/// The client's IP address (see [`client_ip`]), as an extractor.
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(&parts.extensions)))
+    }
+}
+
+/// The client's IP address, from the accept loop's `ConnectInfo` (absent when
+/// the router is called without [`crate::http_server`], e.g. in unit tests).
+pub fn client_ip(extensions: &http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip())
+}
+
+/// Checks a management key, throttled per client address (see
+/// [`super::key_throttle`]): a blocked address is answered 429 without its
+/// key being looked up.
+pub async fn check_key(
+    state: &AppState,
+    client: Option<IpAddr>,
+    key: &str,
+) -> Result<(), ApiError> {
+    let throttle = &state.key_throttle;
+    if let Some(wait) = client.and_then(|c| throttle.blocked(c)) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return Err(ApiError(Error::TooManyRequests {
+            message: format!(
+                "too many invalid management keys from this address; try again in {secs} s"
+            ),
+            retry_after_secs: secs,
+        }));
+    }
+    match state.gateway.store.find_api_key(&hash_key(key)).await? {
+        Some(_) => {
+            if let Some(c) = client {
+                throttle.succeeded(c);
+            }
+            Ok(())
+        }
+        None => {
+            if let Some(c) = client {
+                throttle.failed(c);
+            }
+            Err(ApiError(Error::Unauthorized {
+                message: "this management key is not valid".into(),
+            }))
         }
     }
 }

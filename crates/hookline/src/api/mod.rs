@@ -6,6 +6,7 @@ pub mod apps;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod key_throttle;
 pub mod monitor;
 pub mod presets;
 pub mod processor;
@@ -18,7 +19,7 @@ use crate::ingest::{Inbound, Ingest};
 use crate::service::Gateway;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub ingest: Arc<Ingest>,
     /// Largest accepted ingest body.
     pub max_body_bytes: usize,
+    /// Failed management-key checks per client address.
+    pub key_throttle: Arc<key_throttle::KeyThrottle>,
     /// Metrics, live streams, replays and health (see [`monitor`]).
     pub monitor: Arc<monitor::MonitorState>,
 }
@@ -74,7 +77,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn build_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(apps::router())
         .merge(products::router())
         .merge(processor::router())
@@ -82,7 +85,52 @@ fn build_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(events::router())
         .merge(monitor::router())
         .merge(presets::router())
-        .split_for_parts()
+        .split_for_parts();
+    declare_key_throttle(&mut doc);
+    (router, doc)
+}
+
+/// Every operation that takes a management key may answer 429 (see
+/// [`key_throttle`]); declared here once rather than on each handler.
+fn declare_key_throttle(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let response = ResponseBuilder::new()
+        .description(
+            "Too many invalid management keys from this address (`too_many_requests`); \
+             `Retry-After` says when to try again",
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    let takes_key = |op: &mut Option<utoipa::openapi::path::Operation>| {
+        let Some(op) = op else { return };
+        let keyed = op.security.iter().flatten().any(|r| {
+            serde_json::to_value(r)
+                .ok()
+                .is_some_and(|v| v.get("bearer").is_some())
+        });
+        if keyed {
+            op.responses
+                .responses
+                .entry("429".into())
+                .or_insert_with(|| response.clone().into());
+        }
+    };
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ] {
+            takes_key(op);
+        }
+    }
 }
 
 /// Management JSON bodies above this are refused with 413.
@@ -143,7 +191,10 @@ pub struct IngestAccepted {
     request_body(content = String, description = "Any body, kept byte for byte", content_type = "*/*"),
     responses((status = 200, body = IngestAccepted), (status = 401, body = error::ErrorBody, description = "Signature check failed (recorded as rejected)"),
         (status = 404, body = error::ErrorBody, description = "Unknown link"), (status = 410, body = error::ErrorBody, description = "Retired link"),
-        (status = 413, body = error::ErrorBody, description = "Body over the limit"),
+        (status = 400, body = error::ErrorBody, description = "Malformed body (`malformed_body`), e.g. broken chunked encoding"),
+        (status = 405, body = error::ErrorBody, description = "CONNECT or TRACE (`method_not_allowed`); `Allow` lists the accepted methods"),
+        (status = 408, body = error::ErrorBody, description = "The body stalled for `http.body_idle_timeout` or took over `http.body_read_timeout` (`request_timeout`)"),
+        (status = 413, body = error::ErrorBody, description = "Body over the limit, or a `Content-Length` over it (answered before any body is read)"),
         (status = 429, body = error::ErrorBody, description = "Signature check failed, and too many rejected calls came from this address on this link this minute (not recorded; see Retry-After)"),
         (status = 503, body = error::ErrorBody, description = "Storage cannot take writes (disk full, database out of reach): nothing stored; see Retry-After")))]
 async fn ingest(
@@ -153,19 +204,37 @@ async fn ingest(
     req: Request<Body>,
 ) -> Result<Json<IngestAccepted>, ApiError> {
     let (parts, body) = req.into_parts();
-    // Present when the server was started with connect info (startup.rs).
+    if matches!(parts.method, Method::CONNECT | Method::TRACE) {
+        return Err(Error::MethodNotAllowed(format!(
+            "{} is not a webhook call; an ingest link accepts {INGEST_METHODS}",
+            parts.method
+        ))
+        .into());
+    }
+    let too_large = || {
+        Error::PayloadTooLarge(format!(
+            "the body is over the limit of {} bytes",
+            s.max_body_bytes
+        ))
+    };
+    // Before the body is read, so that `Expect: 100-continue` is answered
+    // 413 at once (hyper sends `100 Continue` only when the body is polled).
+    let announced = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > s.max_body_bytes as u64) {
+        return Err(too_large().into());
+    }
+    // `http_server` puts the peer address on every request.
     let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
     let body = axum::body::to_bytes(body, s.max_body_bytes)
         .await
-        .map_err(|_| {
-            Error::PayloadTooLarge(format!(
-                "the body is over the limit of {} bytes",
-                s.max_body_bytes
-            ))
-        })?;
+        .map_err(|e| body_error(&e, too_large))?;
     let inbound = Inbound {
         method: parts.method.as_str().to_owned(),
         query,
@@ -180,6 +249,30 @@ async fn ingest(
         status: accepted.status.as_str().to_owned(),
         challenge: accepted.challenge,
     }))
+}
+
+/// The methods an ingest link answers: everything but CONNECT and TRACE
+/// (the value of `Allow` on a 405).
+pub const INGEST_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
+/// Why reading an ingest body failed: over the limit (413), stalled (408,
+/// see [`crate::http_server::BodyTimeout`]), or malformed, e.g. broken
+/// chunked encoding or a connection closed mid-body (400).
+fn body_error(e: &axum::Error, too_large: impl FnOnce() -> Error) -> Error {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return too_large();
+        }
+        if let Some(t) = c.downcast_ref::<crate::http_server::BodyTimeout>() {
+            return Error::RequestTimeout(format!("{t}; send the whole body without pausing"));
+        }
+        cause = c.source();
+    }
+    Error::BadRequest {
+        code: "malformed_body",
+        message: format!("the request body could not be read: {e}"),
+    }
 }
 
 #[derive(Serialize, ToSchema)]

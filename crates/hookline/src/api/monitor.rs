@@ -4,7 +4,7 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::events::EventView;
-use super::extract::{hash_key, Authenticated, Json, Path, Query};
+use super::extract::{check_key, Authenticated, ClientIp, Json, Path, Query};
 use super::views::time;
 use super::AppState;
 use crate::config::Config;
@@ -112,6 +112,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub async fn authenticate(
     s: &AppState,
     headers: &HeaderMap,
+    client: Option<std::net::IpAddr>,
     query_key: Option<&str>,
 ) -> Result<(), ApiError> {
     let unauthorized = |m: &str| ApiError(Error::Unauthorized { message: m.into() });
@@ -127,10 +128,7 @@ pub async fn authenticate(
         .or(query_key)
         .filter(|k| !k.is_empty())
         .ok_or_else(|| unauthorized("send a management key as `Authorization: Bearer <key>` (or a `key` query parameter)"))?;
-    match s.gateway.store.find_api_key(&hash_key(key)).await? {
-        Some(_) => Ok(()),
-        None => Err(unauthorized("this management key is not valid")),
-    }
+    check_key(s, client, key).await
 }
 
 fn parse_time(field: &str, v: Option<String>) -> Result<Option<Millis>, Error> {
@@ -286,9 +284,10 @@ pub struct StreamQuery {
 async fn stream_events(
     State(s): State<AppState>,
     headers: HeaderMap,
+    ClientIp(client): ClientIp,
     Query(q): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    authenticate(&s, &headers, q.key.as_deref()).await?;
+    authenticate(&s, &headers, client, q.key.as_deref()).await?;
     let filter = EventFilter {
         status: parse_status(q.status)?,
         since: parse_time("since", q.since)?,

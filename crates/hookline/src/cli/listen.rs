@@ -235,7 +235,13 @@ impl Listener<'_> {
         let payload = Payload {
             method: req.method.clone(),
             query: req.query.clone(),
-            headers: req.headers.clone(),
+            // The API shows header values as text (lossy where they were
+            // not UTF-8).
+            headers: req
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().into()))
+                .collect(),
             body: req.body_bytes().context("decoding the body")?,
         };
         // The gateway's own request builder, so the local receiver sees
@@ -268,7 +274,7 @@ impl Listener<'_> {
             .timeout(self.timeout)
             .body(fwd.body);
         for (k, v) in &fwd.headers {
-            call = call.header(k.as_str(), v.as_str());
+            call = call.header(k.as_str(), v.as_bytes());
         }
         let resp = call.send().await.map_err(|e| {
             let kind = if e.is_timeout() {

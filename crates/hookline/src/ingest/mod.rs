@@ -28,7 +28,7 @@ use crate::service::links::LinkTarget;
 use crate::service::Gateway;
 use bytes::Bytes;
 use group_commit::Written;
-use hookline_core::event::{Event, EventStatus, Payload, VerificationResult};
+use hookline_core::event::{Event, EventStatus, HeaderBytes, Payload, VerificationResult};
 use hookline_core::ids::{new_id, LinkId};
 use hookline_core::model::AppWebhook;
 use hookline_core::time::Millis;
@@ -315,17 +315,10 @@ fn slack_challenge(body: &[u8]) -> Option<String> {
     (!c.is_empty() && c.len() <= 512).then(|| c.to_owned())
 }
 
-/// Header values that are not UTF-8 are kept as Latin-1, which maps each
-/// byte to one char, so nothing is lost.
-fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+/// Header values byte for byte ([`HeaderBytes`]): nothing is re-encoded.
+fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, HeaderBytes)> {
     headers
         .iter()
-        .map(|(k, v)| {
-            let value = match v.to_str() {
-                Ok(s) => s.to_owned(),
-                Err(_) => v.as_bytes().iter().map(|&b| b as char).collect(),
-            };
-            (k.as_str().to_owned(), value)
-        })
+        .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().into()))
         .collect()
 }

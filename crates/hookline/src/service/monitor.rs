@@ -533,9 +533,9 @@ impl Monitor {
                 url: url.clone(),
                 headers: vec![
                     ("content-type".into(), "application/json".into()),
-                    ("webhook-id".into(), msg_id.clone()),
-                    ("webhook-timestamp".into(), timestamp.to_string()),
-                    ("webhook-signature".into(), signature),
+                    ("webhook-id".into(), msg_id.clone().into()),
+                    ("webhook-timestamp".into(), timestamp.to_string().into()),
+                    ("webhook-signature".into(), signature.into()),
                 ],
                 body: body.clone(),
             };

@@ -8,6 +8,7 @@ mod crash;
 mod delivery;
 mod disk_full;
 mod helpers;
+mod http_edge;
 mod monitor;
 mod multinode;
 mod openapi;
