@@ -387,6 +387,7 @@ impl ReplayRequest {
                 event_type: self.event,
                 env: self.env,
                 registration_id: self.registration,
+                before_id: None,
             },
             rate: self.rate,
         })
