@@ -46,6 +46,7 @@ pub struct EventQuery {
     /// Received before (RFC 3339).
     pub until: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

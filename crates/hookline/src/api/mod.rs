@@ -3,6 +3,7 @@
 //! or [`crate::ingest`], and render the answer; nothing else happens here.
 
 pub mod apps;
+pub mod doc;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -74,7 +75,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn build_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(apps::router())
         .merge(products::router())
         .merge(processor::router())
@@ -82,7 +83,9 @@ fn build_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(events::router())
         .merge(monitor::router())
         .merge(presets::router())
-        .split_for_parts()
+        .split_for_parts();
+    doc::add_shared_responses(&mut doc);
+    (router, doc)
 }
 
 /// Management JSON bodies above this are refused with 413.

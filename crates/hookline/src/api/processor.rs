@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct EnableEnvWire {
     /// Product env slug.
+    #[schema(value_type = crate::api::doc::EnvSlugName)]
     pub slug: String,
     /// Receiver URL.
     pub url: String,
@@ -47,8 +48,11 @@ pub struct EnableEnvWire {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnableRequest {
+    #[schema(value_type = crate::api::doc::TagName)]
     pub product_tag: String,
+    #[schema(value_type = crate::api::doc::TagName)]
     pub access_tag: String,
+    #[schema(value_type = crate::api::doc::TagName)]
     pub webhook_tag: String,
     pub envs: Vec<EnableEnvWire>,
 }
@@ -106,9 +110,13 @@ async fn enable(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessorLinkRequest {
+    #[schema(value_type = crate::api::doc::TagName)]
     pub product_tag: String,
+    #[schema(value_type = crate::api::doc::TagName)]
     pub access_tag: String,
+    #[schema(value_type = crate::api::doc::TagName)]
     pub webhook_tag: String,
+    #[schema(value_type = crate::api::doc::EnvSlugName)]
     pub product_env: String,
     /// Receiver URL.
     pub url: String,
@@ -145,11 +153,15 @@ async fn generate_link(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisableRequest {
+    #[schema(value_type = crate::api::doc::TagName)]
     pub product_tag: String,
+    #[schema(value_type = crate::api::doc::TagName)]
     pub access_tag: String,
+    #[schema(value_type = crate::api::doc::TagName)]
     pub webhook_tag: String,
     /// Product env slugs; every env when omitted.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<crate::api::doc::EnvSlugName>>)]
     pub envs: Option<Vec<String>>,
 }
 

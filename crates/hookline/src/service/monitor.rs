@@ -187,6 +187,13 @@ impl Monitor {
             .await?)
     }
 
+    /// What [`Self::create_replay`] would go through now: checks the rate
+    /// as creating would, then counts.
+    pub async fn preview_replay(&self, input: &NewReplay) -> Result<u64> {
+        self.replay_rate(input.rate)?;
+        self.count_replay(&input.filter).await
+    }
+
     /// Creates a job over the events matching `filter` received until now;
     /// the runner picks it up at once.
     ///

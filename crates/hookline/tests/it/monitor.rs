@@ -606,6 +606,28 @@ async fn bulk_replay_is_throttled_and_resumes_after_a_restart() {
     drop(data);
 }
 
+/// A preview checks the rate as creating the job would (it used to accept
+/// any `u32`, beyond the documented int32 range too).
+#[tokio::test]
+async fn a_replay_preview_refuses_a_rate_out_of_range() {
+    let app = spawn_app_with(|c| c.replay.rate = 10).await;
+    for rate in [json!(0), json!(11), json!(2_147_483_648_u64)] {
+        let (s, e) = app
+            .post("/api/v1/replays/preview", json!({"rate": rate}))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "rate {rate}: {e}");
+        assert!(
+            ["invalid_rate", "invalid_body"].contains(&e["error"]["code"].as_str().unwrap()),
+            "{e}"
+        );
+    }
+    let (s, v) = app
+        .post("/api/v1/replays/preview", json!({"rate": 10}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    app.stop().await;
+}
+
 /// A job covers the events received before it was created, and no event
 /// received after, not even one in the same millisecond (jobs used to be
 /// bounded by `received_at < created_at + 1 ms`). Hitting that millisecond
