@@ -42,8 +42,10 @@ pub struct EventQuery {
     pub status: Option<String>,
     pub registration: Option<String>,
     /// Received at or after (RFC 3339).
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// Received before (RFC 3339).
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]

@@ -264,8 +264,10 @@ pub struct StreamQuery {
     pub status: Option<String>,
     pub registration: Option<String>,
     /// Received at or after (RFC 3339).
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// Received before (RFC 3339).
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// Send events with a greater id than this (default: from a few seconds
     /// ago). A reconnecting `EventSource` sends `Last-Event-ID` instead.
@@ -369,8 +371,10 @@ pub struct ReplayRequest {
     pub status: Option<String>,
     pub registration: Option<String>,
     /// Received at or after (RFC 3339).
+    #[schema(format = DateTime)]
     pub since: Option<String>,
     /// Received before (RFC 3339); the job never goes past its creation.
+    #[schema(format = DateTime)]
     pub until: Option<String>,
     /// Events per second, 1 to `replay.rate` (the default); outside that, 422
     /// `invalid_rate` (for a preview too).

@@ -54,6 +54,8 @@ pub struct EnableRequest {
     pub access_tag: String,
     #[schema(value_type = crate::api::doc::TagName)]
     pub webhook_tag: String,
+    /// At least one env.
+    #[schema(min_items = 1)]
     pub envs: Vec<EnableEnvWire>,
 }
 

@@ -373,6 +373,7 @@ pub struct ProductLinkRequest {
     pub product: Option<String>,
     /// Webhook tag, when several webhooks of the app define the event.
     #[serde(default)]
+    #[schema(value_type = Option<crate::api::doc::TagName>)]
     pub webhook: Option<String>,
     /// Receiver; without one, events are held until a receiver is set.
     #[serde(default)]
