@@ -310,7 +310,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Event>>;
     /// The events among `ids` that exist, in no particular order.
     async fn get_events(&self, ids: &[String]) -> Result<Vec<Event>>;
-    /// How many events match `filter` (cursor and limit ignored).
+    /// How many events match `filter`, `filter.before_id` included as an
+    /// upper bound as for [`Store::list_events_after`] (`limit` ignored).
     async fn count_events(&self, filter: &EventFilter) -> Result<u64>;
     async fn queue_stats(&self) -> Result<QueueStats>;
     async fn traffic(&self, query: &TrafficQuery) -> Result<Traffic>;

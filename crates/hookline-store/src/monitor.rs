@@ -99,10 +99,16 @@ pub struct ReplayFilter {
     pub registration_id: Option<String>,
     pub since: Option<Millis>,
     pub until: Option<Millis>,
+    /// Only events with an id strictly less than this: set when the job is
+    /// created to an event id minted then, so that events received after
+    /// the job was created are not part of it (see
+    /// `hookline::service::Monitor::create_replay`). `None` in jobs stored
+    /// before it existed, whose `until` was capped instead.
+    pub before_id: Option<String>,
 }
 
 impl ReplayFilter {
-    /// The same filter for listing (no cursor, default page).
+    /// The same filter for listing and counting (default page).
     pub fn to_event_filter(&self) -> EventFilter {
         EventFilter {
             product_tag: self.product_tag.clone(),
@@ -114,7 +120,7 @@ impl ReplayFilter {
             registration_id: self.registration_id.clone(),
             since: self.since,
             until: self.until,
-            before_id: None,
+            before_id: self.before_id.clone(),
             limit: 0,
         }
     }

@@ -70,6 +70,9 @@ pub(super) async fn get_events(s: &PgStore, ids: &[String]) -> Result<Vec<Event>
 pub(super) async fn count_events(s: &PgStore, f: &EventFilter) -> Result<u64> {
     let mut qb = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM events WHERE TRUE");
     push_filter(&mut qb, f);
+    if let Some(before) = &f.before_id {
+        qb.push(" AND id < ").push_bind(before.as_str());
+    }
     let (n,): (i64,) = qb.build_query_as().fetch_one(&s.pool).await?;
     Ok(to_u64(n))
 }

@@ -96,6 +96,9 @@ pub(super) async fn get_events(s: &SqliteStore, ids: &[String]) -> Result<Vec<Ev
 pub(super) async fn count_events(s: &SqliteStore, f: &EventFilter) -> Result<u64> {
     let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM events WHERE 1 = 1");
     push_filter(&mut qb, f);
+    if let Some(before) = &f.before_id {
+        qb.push(" AND id < ").push_bind(before.clone());
+    }
     let (n,): (i64,) = qb.build_query_as().fetch_one(&s.reader).await?;
     Ok(to_u64(n))
 }

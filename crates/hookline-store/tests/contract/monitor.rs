@@ -51,8 +51,8 @@ pub async fn events_after_a_cursor_in_id_order(s: &dyn Store) -> Result<()> {
     assert_eq!(page[0].id, ids[2]);
     assert_eq!(
         s.count_events(&only_a).await?,
-        3,
-        "cursor and limit are ignored"
+        2,
+        "before_id bounds the count, the limit does not"
     );
     assert_eq!(s.count_events(&all).await?, 6);
     let window = EventFilter {
@@ -244,6 +244,7 @@ fn job(id: &str, created: Millis) -> ReplayJob {
             status: Some(EventStatus::Failed),
             product_tag: Some("shop".into()),
             until: Some(created),
+            before_id: Some("evt_bound".into()),
             ..ReplayFilter::default()
         },
         rate: 10,

@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppEnvWire {
+    #[schema(value_type = crate::api::doc::EnvSlugName)]
     pub slug: String,
     /// Base of the provider's API in this env; relative registration URLs resolve against it.
     #[serde(default)]
@@ -59,6 +60,7 @@ fn app_envs(envs: Vec<AppEnvWire>) -> Result<Vec<AppEnv>> {
 pub struct CreateAppRequest {
     /// Required, unless `preset` is given (then the preset's name, e.g. `stripe`).
     #[serde(default)]
+    #[schema(value_type = Option<crate::api::doc::TagName>)]
     pub tag: Option<String>,
     /// Required, unless `preset` is given (then the preset's display name).
     #[serde(default)]
@@ -239,13 +241,15 @@ pub struct RequestTemplateWire {
     pub headers: BTreeMap<String, String>,
     pub query: BTreeMap<String, String>,
     pub params: BTreeMap<String, String>,
-    #[schema(value_type = Object)]
+    /// The body template: any JSON value, `null` for none.
+    #[schema(value_type = Value)]
     pub body: Value,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookEnvWire {
+    #[schema(value_type = crate::api::doc::EnvSlugName)]
     pub slug: String,
     /// The provider's API for registering a webhook URL in this env (absolute, or relative to the app env's `base_url`,
     /// appended to its path). Path placeholders `{name}` are filled from the auth `params` (e.g. `/repos/{owner}/{repo}/hooks`).
@@ -429,6 +433,7 @@ fn webhook_env_wire(e: WebhookEnv) -> WebhookEnvWire {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventDefWire {
+    #[schema(value_type = crate::api::doc::TagName)]
     pub tag: String,
     pub name: String,
     #[serde(default)]
@@ -444,6 +449,7 @@ pub struct EventDefWire {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
+    #[schema(value_type = crate::api::doc::TagName)]
     pub tag: String,
     pub name: String,
     #[serde(default)]

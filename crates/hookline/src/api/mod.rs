@@ -3,6 +3,7 @@
 //! or [`crate::ingest`], and render the answer; nothing else happens here.
 
 pub mod apps;
+pub mod doc;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -86,52 +87,10 @@ fn build_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(monitor::router())
         .merge(presets::router())
         .split_for_parts();
-    declare_key_throttle(&mut doc);
+    doc::add_shared_responses(&mut doc);
     (router, doc)
 }
 
-/// Every operation that takes a management key may answer 429 (see
-/// [`key_throttle`]); declared here once rather than on each handler.
-fn declare_key_throttle(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-    let response = ResponseBuilder::new()
-        .description(
-            "Too many invalid management keys from this address (`too_many_requests`); \
-             `Retry-After` says when to try again",
-        )
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("ErrorBody")))
-                .build(),
-        )
-        .build();
-    let takes_key = |op: &mut Option<utoipa::openapi::path::Operation>| {
-        let Some(op) = op else { return };
-        let keyed = op.security.iter().flatten().any(|r| {
-            serde_json::to_value(r)
-                .ok()
-                .is_some_and(|v| v.get("bearer").is_some())
-        });
-        if keyed {
-            op.responses
-                .responses
-                .entry("429".into())
-                .or_insert_with(|| response.clone().into());
-        }
-    };
-    for item in doc.paths.paths.values_mut() {
-        for op in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ] {
-            takes_key(op);
-        }
-    }
-}
 
 /// Management JSON bodies above this are refused with 413.
 const MANAGEMENT_BODY_LIMIT: usize = 2 * 1024 * 1024;

@@ -163,8 +163,10 @@ pub struct StatsQuery {
     /// Registration id; all registrations when absent.
     pub registration: Option<String>,
     /// Window length in minutes, 1–1440 (default 60).
+    #[param(minimum = 1, maximum = 1440)]
     pub minutes: Option<u32>,
-    /// Bucket length in seconds (default 60).
+    /// Bucket length in seconds, at most the window (default 60).
+    #[param(minimum = 1, maximum = 86400)]
     pub bucket: Option<u32>,
 }
 
@@ -260,8 +262,10 @@ pub struct StreamQuery {
     pub status: Option<String>,
     pub registration: Option<String>,
     /// Received at or after (RFC 3339).
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// Received before (RFC 3339).
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// Send events with a greater id than this (default: from a few seconds
     /// ago). A reconnecting `EventSource` sends `Last-Event-ID` instead.
@@ -278,7 +282,7 @@ pub struct StreamQuery {
 /// `ready` message opens the stream. The database is polled, so events
 /// ingested by any node appear.
 #[utoipa::path(get, path = "/api/v1/events/stream", tag = "events", params(StreamQuery),
-    responses((status = 200, description = "`text/event-stream`: `ready`, then `event` messages with an EventView as data", content_type = "text/event-stream", body = EventView),
+    responses((status = 200, description = "Server-Sent Events: first a `ready` message (data `{}`), then one `event` message per new or changed event, its data an EventView (JSON) and its id the stream position (`Last-Event-ID`); comments keep the connection alive", content_type = "text/event-stream", body = String),
         (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn stream_events(
@@ -366,10 +370,14 @@ pub struct ReplayRequest {
     pub status: Option<String>,
     pub registration: Option<String>,
     /// Received at or after (RFC 3339).
+    #[schema(format = DateTime)]
     pub since: Option<String>,
     /// Received before (RFC 3339); the job never goes past its creation.
+    #[schema(format = DateTime)]
     pub until: Option<String>,
-    /// Events per second, 1 to `replay.rate` (the default).
+    /// Events per second, 1 to `replay.rate` (the default); outside that, 422
+    /// `invalid_rate` (for a preview too).
+    #[schema(minimum = 1)]
     pub rate: Option<u32>,
 }
 
@@ -386,6 +394,7 @@ impl ReplayRequest {
                 event_type: self.event,
                 env: self.env,
                 registration_id: self.registration,
+                before_id: None,
             },
             rate: self.rate,
         })
@@ -502,8 +511,7 @@ async fn preview_replay(
     State(s): State<AppState>,
     Json(req): Json<ReplayRequest>,
 ) -> Result<axum::Json<ReplayPreview>, ApiError> {
-    let input = req.into_input()?;
-    let matching = s.monitor.service.count_replay(&input.filter).await?;
+    let matching = s.monitor.service.preview_replay(&req.into_input()?).await?;
     Ok(axum::Json(ReplayPreview { matching }))
 }
 

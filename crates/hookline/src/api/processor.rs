@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct EnableEnvWire {
     /// Product env slug.
+    #[schema(value_type = crate::api::doc::EnvSlugName)]
     pub slug: String,
     /// Receiver URL.
     pub url: String,
@@ -47,9 +48,14 @@ pub struct EnableEnvWire {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnableRequest {
+    #[schema(value_type = crate::api::doc::TagName)]
     pub product_tag: String,
+    #[schema(value_type = crate::api::doc::TagName)]
     pub access_tag: String,
+    #[schema(value_type = crate::api::doc::TagName)]
     pub webhook_tag: String,
+    /// At least one env.
+    #[schema(min_items = 1)]
     pub envs: Vec<EnableEnvWire>,
 }
 
@@ -106,9 +112,13 @@ async fn enable(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessorLinkRequest {
+    #[schema(value_type = crate::api::doc::TagName)]
     pub product_tag: String,
+    #[schema(value_type = crate::api::doc::TagName)]
     pub access_tag: String,
+    #[schema(value_type = crate::api::doc::TagName)]
     pub webhook_tag: String,
+    #[schema(value_type = crate::api::doc::EnvSlugName)]
     pub product_env: String,
     /// Receiver URL.
     pub url: String,
@@ -145,11 +155,15 @@ async fn generate_link(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisableRequest {
+    #[schema(value_type = crate::api::doc::TagName)]
     pub product_tag: String,
+    #[schema(value_type = crate::api::doc::TagName)]
     pub access_tag: String,
+    #[schema(value_type = crate::api::doc::TagName)]
     pub webhook_tag: String,
     /// Product env slugs; every env when omitted.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<crate::api::doc::EnvSlugName>>)]
     pub envs: Option<Vec<String>>,
 }
 

@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductEnvWire {
+    #[schema(value_type = crate::api::doc::EnvSlugName)]
     pub slug: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -52,6 +53,7 @@ fn product_envs(envs: Vec<ProductEnvWire>) -> Result<Vec<ProductEnv>> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductRequest {
+    #[schema(value_type = crate::api::doc::TagName)]
     pub tag: String,
     pub name: String,
     #[serde(default)]
@@ -182,7 +184,9 @@ async fn delete_product(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionEnvWire {
+    #[schema(value_type = crate::api::doc::EnvSlugName)]
     pub product_env: String,
+    #[schema(value_type = crate::api::doc::EnvSlugName)]
     pub app_env: String,
     /// Credentials for the provider's API in this env (used for full registration).
     #[serde(default)]
@@ -205,9 +209,11 @@ fn connection_envs(envs: Vec<ConnectionEnvWire>) -> Result<Vec<ConnectionEnv>> {
 #[serde(deny_unknown_fields)]
 pub struct ConnectAppRequest {
     /// App tag.
+    #[schema(value_type = crate::api::doc::TagName)]
     pub app: String,
     /// Defaults to the app's tag. One app may be connected several times under different access tags.
     #[serde(default)]
+    #[schema(value_type = Option<crate::api::doc::TagName>)]
     pub access_tag: Option<String>,
     #[serde(default)]
     pub envs: Vec<ConnectionEnvWire>,
@@ -354,16 +360,20 @@ async fn delete_connection(
 #[serde(deny_unknown_fields)]
 pub struct ProductLinkRequest {
     /// The app's access tag.
+    #[schema(value_type = crate::api::doc::TagName)]
     pub app: String,
     /// Event tag.
+    #[schema(value_type = crate::api::doc::TagName)]
     pub event: String,
     /// Product env slug.
+    #[schema(value_type = crate::api::doc::EnvSlugName)]
     pub env: String,
     /// The product tag; when given it must match the path.
     #[serde(default)]
     pub product: Option<String>,
     /// Webhook tag, when several webhooks of the app define the event.
     #[serde(default)]
+    #[schema(value_type = Option<crate::api::doc::TagName>)]
     pub webhook: Option<String>,
     /// Receiver; without one, events are held until a receiver is set.
     #[serde(default)]
