@@ -514,6 +514,10 @@ impl Store for SealedStore {
     fn work_notifications(&self) -> Option<crate::WorkNotifications> {
         self.inner.work_notifications()
     }
+
+    async fn sync_clock(&self) -> Result<Option<crate::ClockSync>> {
+        self.inner.sync_clock().await
+    }
 }
 
 #[cfg(test)]
