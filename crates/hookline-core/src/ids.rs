@@ -2,6 +2,7 @@
 //! by creation time and say what they name; ingest links carry a random
 //! [`LinkId`] that cannot be guessed from any other id.
 
+use crate::time::Millis;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,10 @@ use std::sync::Mutex;
 /// One monotonic generator per process: two ids minted in the same
 /// millisecond still sort in the order they were minted, so listings ordered
 /// by id keep arrival order (a plain `Ulid::new()` randomises within a ms).
+/// Ids carry the shared time ([`Millis::now`], the database's clock on
+/// PostgreSQL), so their time part compares with other nodes' timestamps;
+/// when that time steps back (the offset re-measured) the generator counts
+/// on from its last id instead of going back.
 static IDS: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
 
 /// A fresh prefixed id, e.g. `new_id("evt")` → `evt_01JD…`; later calls in
@@ -19,7 +24,7 @@ pub fn new_id(prefix: &str) -> String {
     let minted = IDS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .generate()
+        .generate_from_datetime(Millis::now().to_system_time())
         // Overflow needs 2^80 ids in one millisecond; keep going unordered.
         .unwrap_or_else(|_| ulid::Ulid::new());
     format!("{prefix}_{minted}")
@@ -96,6 +101,28 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(2));
         let b = new_id("evt");
         assert!(a < b && a.starts_with("evt_"));
+    }
+
+    #[test]
+    fn ids_carry_the_shared_time() {
+        let before = Millis::now().0;
+        let id = new_id("evt");
+        let after = Millis::now().0;
+        let ulid = ulid::Ulid::from_string(&id["evt_".len()..]).unwrap();
+        let ms = i64::try_from(ulid.timestamp_ms()).unwrap();
+        // The generator may count on from an earlier id in this millisecond.
+        assert!(before - 1 <= ms && ms <= after, "{before} {ms} {after}");
+    }
+
+    #[test]
+    fn ids_keep_growing_when_the_time_steps_back() {
+        let mut ids = ulid::Generator::new();
+        let now = Millis(1_700_000_000_000);
+        let a = ids.generate_from_datetime(now.to_system_time()).unwrap();
+        let b = ids
+            .generate_from_datetime(Millis(now.0 - 5).to_system_time())
+            .unwrap();
+        assert!(b > a);
     }
 
     #[test]

@@ -448,7 +448,7 @@ async fn deliver(shared: &Shared, claimed: &Claimed) -> Completion {
         Ok(r) if r.is_success() => (Some(r), None, None),
         Ok(r) => {
             let error = status_error(&r);
-            let retry_after = retry_after(&r.headers, SystemTime::now());
+            let retry_after = retry_after(&r.headers, Millis::now().to_system_time());
             (Some(r), Some(error), retry_after)
         }
         Err(e) => {

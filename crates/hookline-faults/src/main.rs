@@ -88,7 +88,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario { name: "pg-restart", xfail: None, what: "two PostgreSQL nodes; the server stopped (-m immediate) and started again 3 s later" },
     Scenario { name: "pg-sigstop", xfail: None, what: "two PostgreSQL nodes; SIGSTOP one (deliveries in flight) for lease + 2 s, then SIGCONT: its late results must not overwrite the other's" },
     Scenario { name: "sqlite-disk-full", xfail: None, what: "the SQLite node's data dir (a 16 MiB tmpfs in its own mount namespace) filled for 4 s, then freed" },
-    Scenario { name: "pg-clock-skew", xfail: Some("found by this suite, not fixed yet: leases and due times are stamped with each node's own wall clock, so a node 30 s ahead takes the other node's fresh leases for expired and delivers those events again (the fix: take time from the database on PostgreSQL)"), what: "two PostgreSQL nodes, one with its wall clock 30 s ahead (libfaketime)" },
+    Scenario { name: "pg-clock-skew", xfail: None, what: "two PostgreSQL nodes, one with its wall clock 30 s ahead (libfaketime)" },
     Scenario { name: "pg-rolling-restart", xfail: None, what: "two PostgreSQL nodes; SIGTERM, restart and re-admit one, then the other, under load" },
 ];
 

@@ -374,6 +374,31 @@ pub trait Store: Send + Sync + 'static {
     fn work_notifications(&self) -> Option<WorkNotifications> {
         None
     }
+
+    // --- time ----------------------------------------------------------------
+    /// Re-measures this process's offset to the database's clock and adopts
+    /// it for [`Millis::now`] (and ids) when it moved by more than the
+    /// measurement's error: nodes sharing a database compare each other's
+    /// leases and due times, so the database's clock is their time. The
+    /// store measures once when it opens; the server calls this periodically
+    /// so that a node whose own clock steps or drifts follows.
+    ///
+    /// `None` (the default) when the backend is no time authority: one
+    /// process owns an SQLite file, and its own clock is the time.
+    async fn sync_clock(&self) -> Result<Option<ClockSync>> {
+        Ok(None)
+    }
+}
+
+/// What [`Store::sync_clock`] measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockSync {
+    /// The offset in use after the measurement (database − this machine).
+    pub offset_ms: i64,
+    /// The round trip of the sample used; the offset is good to ± half of it.
+    pub round_trip: std::time::Duration,
+    /// Whether the measurement replaced the offset in use.
+    pub adopted: bool,
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -619,6 +619,10 @@ impl Store for SealedStore {
     fn work_notifications(&self) -> Option<crate::WorkNotifications> {
         self.inner.work_notifications()
     }
+
+    async fn sync_clock(&self) -> Result<Option<crate::ClockSync>> {
+        self.inner.sync_clock().await
+    }
 }
 
 /// Every string in `doc` that is a sealed value.

@@ -17,6 +17,7 @@
 //! - [`admin_key`]: the bootstrap management key.
 //! - [`secret_key`]: the key that seals secrets at rest.
 //! - [`retention`]: the sweeper that deletes old delivered and failed events.
+//! - [`clock`]: keeps this process on the database's clock (PostgreSQL).
 //! - [`telemetry`]: logging setup (text or JSON), OpenTelemetry traces (`otel`).
 //! - [`metrics`]: the Prometheus recorder, HTTP request metrics, `GET /metrics`.
 //! - [`dashboard`]: the embedded web dashboard at `/dashboard`.
@@ -28,6 +29,7 @@
 
 pub mod admin_key;
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod error;

@@ -246,6 +246,7 @@ impl Application {
             forward_work_notifications(&d.store, d.wake.clone(), self.shutdown.clone());
         let retention =
             crate::retention::spawn(d.store.clone(), self.retention, self.shutdown.clone());
+        let clock = crate::clock::spawn(d.store.clone(), self.shutdown.clone());
         let worker = worker::spawn(
             d.store,
             d.client,
@@ -271,7 +272,7 @@ impl Application {
         for task in monitor_tasks {
             let _ = task.await;
         }
-        for task in [retention, remote_wake].into_iter().flatten() {
+        for task in [retention, remote_wake, Some(clock)].into_iter().flatten() {
             let _ = task.await;
         }
         tracing::info!("hookline stopped");

@@ -257,7 +257,10 @@ fn with_secrets(base: &str) -> ForwardRequest {
         url: format!("{base}/t/{}/hook?x&token={}", SECRETS[1], SECRETS[0])
             .parse()
             .unwrap(),
-        headers: vec![("authorization".into(), format!("Bearer {}", SECRETS[2]))],
+        headers: vec![(
+            "authorization".into(),
+            format!("Bearer {}", SECRETS[2]).into(),
+        )],
         body: format!(r#"{{"api_key":"{}"}}"#, SECRETS[3]).into_bytes(),
     }
 }
@@ -333,7 +336,7 @@ async fn transport_errors_carry_no_secret_of_the_request() {
 async fn a_header_value_that_cannot_be_sent_is_not_echoed() {
     let mut req = with_secrets("http://127.0.0.1:9");
     req.headers
-        .push(("x-token".into(), format!("{}\n", SECRETS[2])));
+        .push(("x-token".into(), format!("{}\n", SECRETS[2]).into()));
     let err = send_with(loopback_guard(), &req, Duration::from_secs(1))
         .await
         .unwrap_err();

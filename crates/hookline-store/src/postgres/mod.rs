@@ -10,6 +10,8 @@
 //!
 //! # Layout
 //! - `open`: URL and pool options, migrations, the test for a usable server.
+//! - `clock`: the offset to the server's clock, which is every node's time
+//!   (measured at open and on [`Store::sync_clock`]).
 //! - `notify`: `NOTIFY hookline_work` on commits that queue work, and the
 //!   `LISTEN` task behind [`Store::work_notifications`].
 //! - `config`, `registrations`, `events`, `queue`, `monitor`: the trait's
@@ -19,6 +21,7 @@
 //! Rows are decoded with the backend-neutral structs of `codec`; the queue's
 //! decisions come from [`crate::rules`], so only the SQL differs from SQLite.
 
+mod clock;
 mod config;
 mod events;
 mod monitor;
@@ -74,6 +77,12 @@ impl PgStore {
     /// `postgresql://` URL names.
     pub async fn open(url: &str, opts: &PgOptions) -> Result<PgStore> {
         open::open(url, opts).await
+    }
+
+    /// This process's offset to the server's clock, measured now (without
+    /// adopting it; [`Store::sync_clock`] does both).
+    pub async fn measure_clock(&self) -> Result<hookline_core::time::ClockSample> {
+        clock::measure(self).await
     }
 
     /// Closes the pool, waiting for connections in use to come back.
@@ -317,5 +326,9 @@ impl Store for PgStore {
 
     fn work_notifications(&self) -> Option<crate::WorkNotifications> {
         self.notifier.subscribe()
+    }
+
+    async fn sync_clock(&self) -> Result<Option<crate::ClockSync>> {
+        clock::sync(self).await.map(Some)
     }
 }

@@ -62,6 +62,12 @@ pub(super) async fn open(url: &str, opts: &PgOptions) -> Result<PgStore> {
         notifier: Notifier::new(pool.clone(), connect),
         pool,
     };
+    // Before anything is stamped: from here on this process's time is the
+    // server's (see `clock`).
+    if let Err(e) = super::clock::sync(&store).await {
+        store.pool.close().await;
+        return Err(e);
+    }
     tracing::info!(
         host = store.pool.connect_options().get_host(),
         database = store.pool.connect_options().get_database().unwrap_or(""),

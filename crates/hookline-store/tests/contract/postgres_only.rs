@@ -5,7 +5,7 @@
 use crate::fixtures::*;
 use crate::pg_store;
 use hookline_store::postgres::testing::{self, TestDatabase};
-use hookline_store::{connect, ConnectOptions, DynStore, StoreError};
+use hookline_store::{connect, ConnectOptions, DynStore, Store, StoreError};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -257,5 +257,34 @@ async fn a_redelivery_racing_on_two_nodes_is_stored_once() -> anyhow::Result<()>
     .fetch_one(&mut sqlx_conn(db.url()).await?)
     .await?;
     assert_eq!(n, 1, "a provider event id stored twice");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offset_to_a_server_on_this_machine_is_near_zero() -> anyhow::Result<()> {
+    let Some(server) = testing::server_url("storage contract") else {
+        return Ok(());
+    };
+    let db = TestDatabase::create(&server).await?;
+    let store = hookline_store::PgStore::open(db.url(), &Default::default()).await?;
+    // Same machine, same clock: the measured offset is within the sample's
+    // error (± half its round trip) plus rounding, and the adopted offset
+    // (measured again at open, kept through jitter) stays near it too.
+    let sample = store.measure_clock().await?;
+    let bound = i64::try_from(sample.round_trip.as_millis() / 2)? + 2;
+    assert!(
+        sample.offset_ms().abs() <= bound,
+        "offset {} ms, round trip {:?}",
+        sample.offset_ms(),
+        sample.round_trip
+    );
+    let synced = store
+        .sync_clock()
+        .await?
+        .expect("PostgreSQL is the time authority");
+    assert!(synced.offset_ms.abs() <= 5, "{synced:?}");
+    assert!(synced.round_trip < Duration::from_secs(1), "{synced:?}");
+    assert!(hookline_core::time::clock_offset_ms().abs() <= 5);
+    store.close().await;
     Ok(())
 }

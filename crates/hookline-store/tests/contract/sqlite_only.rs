@@ -100,3 +100,13 @@ async fn connect_dispatches_on_the_url_scheme() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn sqlite_is_no_time_authority() -> anyhow::Result<()> {
+    // One process owns the file: its own clock is the time, nothing to sync.
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}?mode=rwc", path_str(&dir.path().join("t.db")));
+    let store = SqliteStore::open(&url, &SqliteOptions::default()).await?;
+    assert_eq!(store.sync_clock().await?, None);
+    Ok(())
+}

@@ -91,7 +91,6 @@ fn build_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     (router, doc)
 }
 
-
 /// Management JSON bodies above this are refused with 413.
 const MANAGEMENT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
