@@ -21,6 +21,16 @@
 //! `reader`, whose connections are `query_only`: in WAL mode they never block
 //! the writer nor each other, and a write sent there by mistake fails loudly.
 //!
+//! # A failed write replaces the writer
+//! On a full disk or an I/O error SQLite may roll a transaction back by
+//! itself (`SQLITE_FULL`, `SQLITE_IOERR`), behind the back of sqlx, which
+//! then counts the connection as still inside it: its next `begin()` would
+//! issue a `SAVEPOINT`, whose rollback leaves a transaction open, and every
+//! later `BEGIN` fails. So after any write that fails
+//! [`StoreError::Unavailable`](crate::StoreError::Unavailable) the writer is
+//! closed and opened afresh ([`SqliteStore::written`]): no transaction state
+//! survives a storage failure, and a write that succeeds costs nothing more.
+//!
 //! Architecture invariant: no method holds a transaction open across anything
 //! but SQL; a transaction never waits on the network.
 
@@ -39,7 +49,8 @@ use hookline_core::model::{
     ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey,
 };
 use hookline_core::time::Millis;
-use sqlx::{Connection as _, SqliteConnection, SqlitePool};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions as _, Connection as _, SqliteConnection, SqlitePool};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -79,6 +90,8 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     /// The one write connection; `None` once closed.
     writer: Mutex<Option<SqliteConnection>>,
+    /// How `writer` is opened, to open it again after a storage failure.
+    writer_options: SqliteConnectOptions,
     /// `query_only` connections for reads, concurrent with the writer.
     reader: SqlitePool,
     /// The database file, for messages.
@@ -119,6 +132,42 @@ impl SqliteStore {
         }
     }
 
+    /// Passes `result` through; when it is a storage failure, first swaps
+    /// the writer for a freshly opened connection (see the module docs).
+    /// Only a failure costs anything.
+    async fn written<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            if e.is_unavailable() {
+                self.reopen_writer().await;
+            }
+        }
+        result
+    }
+
+    /// Replaces the writer with a new connection. If none can be opened (the
+    /// file is out of reach) the old one stays, and the next failure tries
+    /// again; a closed store stays closed.
+    async fn reopen_writer(&self) {
+        let mut writer = self.writer.lock().await;
+        if writer.is_none() {
+            return;
+        }
+        match self.writer_options.connect().await {
+            Ok(fresh) => {
+                if let Some(old) = writer.replace(fresh) {
+                    // Closing rolls back whatever the old one still had open.
+                    if let Err(e) = old.close().await {
+                        tracing::debug!(error = %e, "closing the replaced SQLite writer failed");
+                    }
+                }
+                tracing::info!("SQLite writer reopened after a storage failure");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reopening the SQLite writer failed; keeping the old one")
+            }
+        }
+    }
+
     /// The write connection, once the writes queued before this one are done.
     async fn write(&self) -> Result<MappedMutexGuard<'_, SqliteConnection>> {
         MutexGuard::try_map(self.writer.lock().await, Option::as_mut)
@@ -135,38 +184,42 @@ impl Store for SqliteStore {
     /// Rewrites one `meta` row through the writer: a commit with its WAL
     /// append and fsync, like any ingest batch (only smaller).
     async fn probe_write(&self) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ('write_probe', ?1) \
+        let probe = async {
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ('write_probe', ?1) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(Millis::now().0.to_string())
-        .execute(&mut *self.write().await?)
-        .await?;
-        Ok(())
+            )
+            .bind(Millis::now().0.to_string())
+            .execute(&mut *self.write().await?)
+            .await?;
+            Ok(())
+        };
+        self.written(probe.await).await
     }
 
     async fn key_check(&self) -> Result<Option<String>> {
         config::key_check(self).await
     }
     async fn init_key_check(&self, value: &str, now: Millis) -> Result<String> {
-        config::init_key_check(self, value, now.0).await
+        self.written(config::init_key_check(self, value, now.0).await)
+            .await
     }
     async fn docs_containing(&self, needle: &str, limit: u32) -> Result<Vec<String>> {
         config::docs_containing(self, needle, limit).await
     }
 
     async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
-        config::insert_api_key(self, key).await
+        self.written(config::insert_api_key(self, key).await).await
     }
     async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>> {
         config::find_api_key(self, hash).await
     }
 
     async fn insert_app(&self, app: &App) -> Result<()> {
-        config::insert_app(self, app).await
+        self.written(config::insert_app(self, app).await).await
     }
     async fn update_app(&self, app: &App) -> Result<()> {
-        config::update_app(self, app).await
+        self.written(config::update_app(self, app).await).await
     }
     async fn get_app(&self, tag: &str) -> Result<Option<App>> {
         config::get_app(self, tag).await
@@ -178,14 +231,16 @@ impl Store for SqliteStore {
         config::list_apps(self).await
     }
     async fn delete_app(&self, id: &str) -> Result<()> {
-        config::delete_app(self, id).await
+        self.written(config::delete_app(self, id).await).await
     }
 
     async fn insert_webhook(&self, webhook: &AppWebhook) -> Result<()> {
-        config::insert_webhook(self, webhook).await
+        self.written(config::insert_webhook(self, webhook).await)
+            .await
     }
     async fn update_webhook(&self, webhook: &AppWebhook) -> Result<()> {
-        config::update_webhook(self, webhook).await
+        self.written(config::update_webhook(self, webhook).await)
+            .await
     }
     async fn get_webhook(&self, app_id: &str, tag: &str) -> Result<Option<AppWebhook>> {
         config::get_webhook(self, app_id, tag).await
@@ -197,14 +252,16 @@ impl Store for SqliteStore {
         config::list_webhooks(self, app_id).await
     }
     async fn delete_webhook(&self, id: &str) -> Result<()> {
-        config::delete_webhook(self, id).await
+        self.written(config::delete_webhook(self, id).await).await
     }
 
     async fn insert_product(&self, product: &Product) -> Result<()> {
-        config::insert_product(self, product).await
+        self.written(config::insert_product(self, product).await)
+            .await
     }
     async fn update_product(&self, product: &Product) -> Result<()> {
-        config::update_product(self, product).await
+        self.written(config::update_product(self, product).await)
+            .await
     }
     async fn get_product(&self, tag: &str) -> Result<Option<Product>> {
         config::get_product(self, tag).await
@@ -213,14 +270,16 @@ impl Store for SqliteStore {
         config::list_products(self).await
     }
     async fn delete_product(&self, id: &str) -> Result<()> {
-        config::delete_product(self, id).await
+        self.written(config::delete_product(self, id).await).await
     }
 
     async fn insert_connection(&self, connection: &Connection) -> Result<()> {
-        config::insert_connection(self, connection).await
+        self.written(config::insert_connection(self, connection).await)
+            .await
     }
     async fn update_connection(&self, connection: &Connection) -> Result<()> {
-        config::update_connection(self, connection).await
+        self.written(config::update_connection(self, connection).await)
+            .await
     }
     async fn get_connection(
         &self,
@@ -236,11 +295,12 @@ impl Store for SqliteStore {
         config::count_connections_for_app(self, app_id).await
     }
     async fn delete_connection(&self, id: &str) -> Result<()> {
-        config::delete_connection(self, id).await
+        self.written(config::delete_connection(self, id).await)
+            .await
     }
 
     async fn save_registrations(&self, regs: &[Registration]) -> Result<()> {
-        registrations::save(self, regs).await
+        self.written(registrations::save(self, regs).await).await
     }
     async fn get_registration(&self, id: &str) -> Result<Option<Registration>> {
         registrations::get(self, id).await
@@ -260,14 +320,15 @@ impl Store for SqliteStore {
     }
 
     async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()> {
-        batch_insert::insert(self, events).await
+        self.written(batch_insert::insert(self, events).await).await
     }
     async fn insert_new_events(
         &self,
         events: Vec<(Event, Payload)>,
         dedup_since: Millis,
     ) -> Result<Vec<Option<String>>> {
-        batch_insert::insert_new(self, events, dedup_since).await
+        self.written(batch_insert::insert_new(self, events, dedup_since).await)
+            .await
     }
     async fn find_duplicate(
         &self,
@@ -284,16 +345,17 @@ impl Store for SqliteStore {
         lease_until: Millis,
         limit: u32,
     ) -> Result<Vec<Claimed>> {
-        queue::claim_due(self, owner, now, lease_until, limit).await
+        self.written(queue::claim_due(self, owner, now, lease_until, limit).await)
+            .await
     }
     async fn complete(&self, completions: &[Completion]) -> Result<()> {
-        queue::complete(self, completions).await
+        self.written(queue::complete(self, completions).await).await
     }
     async fn release_leases(&self, owner: Option<&str>) -> Result<u64> {
-        queue::release_leases(self, owner).await
+        self.written(queue::release_leases(self, owner).await).await
     }
     async fn next_due(&self) -> Result<Option<Millis>> {
-        queue::next_due(self).await
+        self.written(queue::next_due(self).await).await
     }
 
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
@@ -306,7 +368,7 @@ impl Store for SqliteStore {
         events::list_attempts(self, event_id).await
     }
     async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue> {
-        events::requeue(self, id, now).await
+        self.written(events::requeue(self, id, now).await).await
     }
 
     // Monitoring: all in `monitor.rs`.
@@ -336,10 +398,12 @@ impl Store for SqliteStore {
         monitor::list_registration_health(self).await
     }
     async fn save_registration_health(&self, health: &crate::RegistrationHealth) -> Result<bool> {
-        monitor::save_registration_health(self, health).await
+        self.written(monitor::save_registration_health(self, health).await)
+            .await
     }
     async fn insert_replay_job(&self, job: &crate::ReplayJob) -> Result<()> {
-        monitor::insert_replay_job(self, job).await
+        self.written(monitor::insert_replay_job(self, job).await)
+            .await
     }
     async fn get_replay_job(&self, id: &str) -> Result<Option<crate::ReplayJob>> {
         monitor::get_replay_job(self, id).await
@@ -353,22 +417,116 @@ impl Store for SqliteStore {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<crate::ReplayJob>> {
-        monitor::claim_replay_job(self, owner, now, lease_until).await
+        self.written(monitor::claim_replay_job(self, owner, now, lease_until).await)
+            .await
     }
     async fn update_replay_job(&self, job: &crate::ReplayJob, owner: &str) -> Result<bool> {
-        monitor::update_replay_job(self, job, owner).await
+        self.written(monitor::update_replay_job(self, job, owner).await)
+            .await
     }
     async fn cancel_replay_job(&self, id: &str, now: Millis) -> Result<Option<crate::ReplayJob>> {
-        monitor::cancel_replay_job(self, id, now).await
+        self.written(monitor::cancel_replay_job(self, id, now).await)
+            .await
     }
     async fn release_replay_jobs(&self, owner: &str) -> Result<u64> {
-        monitor::release_replay_jobs(self, owner).await
+        self.written(monitor::release_replay_jobs(self, owner).await)
+            .await
     }
 
     async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
-        events::delete_expired(self, before, limit).await
+        self.written(events::delete_expired(self, before, limit).await)
+            .await
     }
     async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64> {
-        events::delete_rejected(self, before, limit).await
+        self.written(events::delete_rejected(self, before, limit).await)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RegistrationHealth;
+
+    fn health(id: &str, reason: String) -> RegistrationHealth {
+        RegistrationHealth {
+            registration_id: id.into(),
+            healthy: false,
+            reasons: vec![reason],
+            since: Millis(1),
+            checked_at: Millis(1),
+            attempts: 0,
+            failed_attempts: 0,
+            backlog: 0,
+            oldest_backlog_received_at: None,
+        }
+    }
+
+    /// `max_page_count` makes SQLite fail with `SQLITE_FULL`, the code of a
+    /// full disk, as soon as the file would have to grow.
+    async fn cap_pages(s: &SqliteStore, cap: Option<i64>) {
+        let mut conn = s.write().await.unwrap();
+        let cap = match cap {
+            Some(c) => c,
+            None => sqlx::query_scalar::<_, i64>("PRAGMA page_count")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap(),
+        };
+        sqlx::query(&format!("PRAGMA max_page_count = {cap}"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_fails_on_a_full_disk_leaves_the_writer_in_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hookline.db");
+        let s = SqliteStore::open(db.to_str().unwrap(), &SqliteOptions::default())
+            .await
+            .unwrap();
+        s.save_registration_health(&health("r1", "small".into()))
+            .await
+            .unwrap();
+
+        cap_pages(&s, None).await;
+        // A transaction (`conn.begin()`) whose write needs new pages: SQLite
+        // answers SQLITE_FULL and rolls the whole transaction back itself.
+        let err = s
+            .save_registration_health(&health("r2", "x".repeat(1 << 20)))
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        cap_pages(&s, Some(1 << 30)).await; // space is back
+
+        // sqlx's view of the connection must agree with SQLite's: a
+        // transaction begun and rolled back leaves none open (before the fix
+        // sqlx still counted the auto-rolled-back one, so this was a
+        // SAVEPOINT whose rollback kept a transaction open) ...
+        {
+            let mut conn = s.write().await.unwrap();
+            let tx = conn.begin().await.unwrap();
+            tx.rollback().await.unwrap();
+            // ... so the hand-written `BEGIN; …; COMMIT` commands of ingest
+            // and completions can start theirs.
+            sqlx::query("BEGIN; COMMIT")
+                .execute(&mut *conn)
+                .await
+                .expect("no transaction is left open on the writer");
+        }
+        s.probe_write().await.unwrap();
+        s.save_registration_health(&health("r3", "x".repeat(1 << 20)))
+            .await
+            .unwrap();
+        // Committed, so the readers see it.
+        let ids: Vec<String> = s
+            .list_registration_health()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.registration_id)
+            .collect();
+        assert_eq!(ids, ["r1", "r3"]);
     }
 }

@@ -61,15 +61,14 @@ pub(super) async fn open(path_or_url: &str, opts: &SqliteOptions) -> Result<Sqli
         .filename(&path)
         .busy_timeout(opts.busy_timeout)
         .foreign_keys(true);
-    let mut writer = base
+    let writer_options = base
         .clone()
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // An acknowledged ingest must survive power loss: fsync the WAL
         // on every commit.
-        .synchronous(SqliteSynchronous::Full)
-        .connect()
-        .await?;
+        .synchronous(SqliteSynchronous::Full);
+    let mut writer = writer_options.connect().await?;
     if opts.migrate {
         MIGRATOR.run_direct(&mut writer).await?;
     }
@@ -90,6 +89,7 @@ pub(super) async fn open(path_or_url: &str, opts: &SqliteOptions) -> Result<Sqli
 
     let store = SqliteStore {
         writer: Mutex::new(Some(writer)),
+        writer_options,
         reader,
         path,
         ids_track_time: AtomicBool::new(ids_track_time),

@@ -8,7 +8,8 @@
 
 use crate::crash::{client, KEY};
 use crate::helpers::*;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
+use serde_json::json;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -91,6 +92,61 @@ async fn post(api: &TestApp, link: &str, n: usize) -> Result<String, reqwest::Re
     }
 }
 
+/// Management writes of three kinds: an app, a registration's PATCH and a
+/// `generateLink` (a new registration). `round` keeps tags and URLs unique.
+async fn management_writes(
+    api: &TestApp,
+    rx: &Receiver,
+    registration: &str,
+    round: usize,
+) -> Vec<(&'static str, StatusCode, serde_json::Value)> {
+    let (s1, v1) = api
+        .post(
+            "/api/v1/apps",
+            json!({"tag": format!("full_{round}"), "name": "Full", "envs": [{"slug": "live"}]}),
+        )
+        .await;
+    let (s2, v2) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/registrations/{registration}"),
+            Some(json!({"retry_schedule": ["100ms", "100ms", format!("{}ms", 100 + round)]})),
+        )
+        .await;
+    let (s3, v3) = api
+        .post(
+            "/api/v1/processor/webhooks/link",
+            json!({"product_tag": "my_product", "access_tag": "admin", "webhook_tag": "order_created",
+                   "product_env": "prd", "url": rx.url(&format!("/mgmt/{round}")), "method": "POST"}),
+        )
+        .await;
+    vec![
+        ("POST /api/v1/apps", s1, v1),
+        ("PATCH /api/v1/registrations/{id}", s2, v2),
+        ("POST /api/v1/processor/webhooks/link", s3, v3),
+    ]
+}
+
+/// While the disk is full a management write either still fits or is
+/// refused 503 `storage_unavailable`, never 500; returns how many were
+/// refused.
+fn refused_as_unavailable(answers: &[(&str, StatusCode, serde_json::Value)]) -> usize {
+    let mut refused = 0;
+    for (what, status, v) in answers {
+        if status.is_success() {
+            continue;
+        }
+        assert_eq!(
+            *status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{what} on a full disk: {v}"
+        );
+        assert_eq!(v["error"]["code"], "storage_unavailable", "{what}: {v}");
+        refused += 1;
+    }
+    refused
+}
+
 #[tokio::test]
 async fn disk_full_answers_503_and_recovers_without_losing_acknowledged_events() {
     let data = tempfile::tempdir().unwrap();
@@ -107,6 +163,17 @@ async fn disk_full_answers_503_and_recovers_without_losing_acknowledged_events()
     let api = client(&base);
     seed_model(&api).await;
     let link = link_to(&api, &rx.url("/full")).await;
+    let (_, first) = api
+        .post(
+            "/api/v1/processor/webhooks/link",
+            json!({"product_tag": "my_product", "access_tag": "admin", "webhook_tag": "order_created",
+                   "product_env": "prd", "url": rx.url("/full"), "method": "POST"}),
+        )
+        .await;
+    let registration = first["registration"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("generateLink answers a registration: {first}"))
+        .to_owned();
 
     let mut acked = Vec::new();
     for n in 0..20 {
@@ -153,6 +220,16 @@ async fn disk_full_answers_503_and_recovers_without_losing_acknowledged_events()
     let (status, v) = healthz(&base).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
     assert_eq!(v["error"]["code"], "storage_unavailable", "{v}");
+    // Management writes on the full disk: refused the same way, not 500.
+    let mut mgmt_refused = 0;
+    for round in 0..3 {
+        mgmt_refused +=
+            refused_as_unavailable(&management_writes(&api, &rx, &registration, round).await);
+    }
+    assert!(
+        mgmt_refused > 0,
+        "no management write failed on a full disk"
+    );
 
     // Stay full for a while: deliveries finish, and their results cannot
     // be recorded yet.
@@ -163,6 +240,7 @@ async fn disk_full_answers_503_and_recovers_without_losing_acknowledged_events()
     );
     let (status, _) = healthz(&base).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "still full");
+    refused_as_unavailable(&management_writes(&api, &rx, &registration, 3).await);
 
     std::fs::remove_file(&filler).unwrap();
     // The node notices by itself (the health probe), without any ingest.
@@ -178,9 +256,22 @@ async fn disk_full_answers_503_and_recovers_without_losing_acknowledged_events()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Writes that failed on the full disk left nothing behind on the
+    // writer connection: management writes succeed again...
+    for round in 4..6 {
+        for (what, status, v) in management_writes(&api, &rx, &registration, round).await {
+            assert!(
+                status.is_success(),
+                "{what} after space came back: {status} {v}"
+            );
+        }
+    }
+    // ...and so does ingest, on the old link and on one made just now.
+    let new_link = link_to(&api, &rx.url("/after")).await;
     for n in 10_000..10_020 {
+        let link = if n % 2 == 0 { &link } else { &new_link };
         acked.push(
-            post(&api, &link, n)
+            post(&api, link, n)
                 .await
                 .expect("ingest after space came back"),
         );
