@@ -1,10 +1,21 @@
-//! Received events and their delivery attempts.
+//! Received events, their deliveries and the deliveries' attempts.
 //!
-//! Status machine: an accepted event starts `received` (or `held` when its
-//! registration has no receiver, or `rejected` when verification failed and it
-//! is never forwarded). A worker's claim makes it `delivering`; it stays there
-//! between retries and ends `delivered` or, when retries run out, `failed`.
-//! Replay puts a delivered or failed event back in the queue.
+//! An *event* is what a provider sent, stored once and never changed but for
+//! its summary. Each destination that should get it has a *delivery* with
+//! its own status, attempts, schedule and lease; today a registration has
+//! one destination, its receiver.
+//!
+//! Delivery status machine: a delivery starts `pending` (due now), or `held`
+//! while its registration has no receiver. A worker's claim makes it
+//! `delivering`; after a failed attempt with retries left it is `pending`
+//! again with its next attempt time; it ends `delivered` or, when retries run
+//! out, `failed`. Replay makes a delivered or failed delivery `pending`.
+//!
+//! The event's status is derived from its deliveries (see
+//! [`EventStatus`]): with one destination it reads as before deliveries
+//! existed — `received` until the first attempt, `delivering` while one is
+//! in flight or a retry is waiting, then `delivered`, `failed` or `held`. An
+//! event that failed verification is `rejected` and has no delivery.
 
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
@@ -213,7 +224,11 @@ pub struct VerificationResult {
 /// sent, not enough for unsigned posts to fill the disk.
 pub const REJECTED_BODY_KEPT: usize = 4096;
 
-/// An event as stored, without its payload.
+/// An event as stored, without its payload: the request's facts (fixed at
+/// receipt) and a summary of its deliveries, which the store keeps in step
+/// with them in the same transaction. With one destination the summary's
+/// figures are that delivery's. When an event is stored, its summary fields
+/// say in which state its delivery starts (see the store's `insert_events`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub id: String,
@@ -230,16 +245,86 @@ pub struct Event {
     pub verification: Option<VerificationResult>,
     /// The provider's own delivery or event id, used to drop redeliveries.
     pub provider_event_id: Option<String>,
-    /// Attempts made in total.
+    /// Attempts made in total, over all deliveries.
     pub attempts: u32,
-    /// Attempts made when the event was last queued; the retry schedule
-    /// counts from here, so a replay starts the schedule afresh.
+    /// The least of its deliveries' [`Delivery::retry_base`].
     pub retry_base: u32,
-    /// When a worker may next claim it; `None` when nothing is queued.
+    /// The earliest next attempt of its deliveries; `None` when none is
+    /// queued.
+    pub next_attempt_at: Option<Millis>,
+    pub delivered_at: Option<Millis>,
+    /// Of the delivery that changed last.
+    pub last_response_status: Option<u16>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting in the queue: due at `next_attempt_at` (now, or a retry).
+    Pending,
+    /// Leased by a worker, which is calling the destination.
+    Delivering,
+    Delivered,
+    /// Retries ran out (or it can never be sent).
+    Failed,
+    /// Its registration has no receiver yet.
+    Held,
+    /// Its destination's filter did not match: never sent.
+    Filtered,
+    /// Its destination is paused.
+    Paused,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 7] = [
+        Self::Pending,
+        Self::Delivering,
+        Self::Delivered,
+        Self::Failed,
+        Self::Held,
+        Self::Filtered,
+        Self::Paused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivering => "delivering",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Held => "held",
+            Self::Filtered => "filtered",
+            Self::Paused => "paused",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// One event on its way to one destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `dlv_<ULID>`.
+    pub id: String,
+    pub event_id: String,
+    pub registration_id: String,
+    pub destination_id: String,
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Attempts made when it was last queued; the retry schedule counts
+    /// from here, so a replay starts the schedule afresh.
+    pub retry_base: u32,
+    /// When a worker may next claim it; `None` when it is not queued.
     pub next_attempt_at: Option<Millis>,
     pub delivered_at: Option<Millis>,
     pub last_response_status: Option<u16>,
     pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
 }
 
 /// What a worker records after trying one delivery.
@@ -247,7 +332,8 @@ pub struct Event {
 pub struct Attempt {
     pub id: String,
     pub event_id: String,
-    /// 1-based, over the event's whole life.
+    pub delivery_id: String,
+    /// 1-based, over the delivery's whole life.
     pub number: u32,
     pub started_at: Millis,
     pub duration_ms: u64,
@@ -285,7 +371,7 @@ pub enum ErrorKind {
     SecretUnreadable,
 }
 
-/// What the store does with an event after an attempt.
+/// What the store does with a delivery after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NextStep {
     Delivered,

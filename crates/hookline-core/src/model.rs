@@ -403,6 +403,14 @@ pub struct RegistrationKey {
     pub env: EnvSlug,
 }
 
+/// See [`Registration::primary_destination_id`].
+pub fn primary_destination_id(registration_id: &str) -> String {
+    let tail = registration_id
+        .strip_prefix("reg_")
+        .unwrap_or(registration_id);
+    format!("dst_{tail}")
+}
+
 /// Ties product + access tag + app webhook (+ event) + env to an ingest link
 /// and a receiver. The tags are copied in so events can be filtered and
 /// listed without joins; tags never change after creation.
@@ -432,6 +440,13 @@ pub struct Registration {
 }
 
 impl Registration {
+    /// The id of the registration's primary destination, its receiver. It is
+    /// the registration's own id under the `dst_` prefix, so it needs no row
+    /// of its own and stays the same for the registration's whole life.
+    pub fn primary_destination_id(&self) -> String {
+        primary_destination_id(&self.id)
+    }
+
     /// Every secret forwarded requests are signed with at `now`: the current
     /// one first, then rotated-out ones that have not expired. Standard
     /// Webhooks receivers accept a request if any signature matches, so a

@@ -9,7 +9,8 @@
 
 use crate::{Result, StoreError};
 use hookline_core::event::{
-    Attempt, AttemptError, Event, EventStatus, Payload, VerificationResult,
+    Attempt, AttemptError, Delivery, DeliveryStatus, Event, EventStatus, Payload,
+    VerificationResult,
 };
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
@@ -31,11 +32,21 @@ pub(crate) use event_columns;
 /// The attempt columns, in the order of [`AttemptRow`] and [`AttemptValues`].
 macro_rules! attempt_columns {
     () => {
-        "id, event_id, number, started_at, duration_ms, request_url, response_status, \
-         response_excerpt, error"
+        "id, event_id, delivery_id, number, started_at, duration_ms, request_url, \
+         response_status, response_excerpt, error"
     };
 }
 pub(crate) use attempt_columns;
+
+/// The delivery columns, in the order of [`DeliveryRow`] and
+/// [`DeliveryValues`].
+macro_rules! delivery_columns {
+    () => {
+        "id, event_id, registration_id, destination_id, status, created_at, updated_at, \
+         attempts, retry_base, next_attempt_at, delivered_at, last_response_status, last_error"
+    };
+}
+pub(crate) use delivery_columns;
 
 /// Serializes a configuration value into its `doc` column.
 pub(crate) fn to_doc<T: Serialize>(value: &T) -> Result<String> {
@@ -236,6 +247,7 @@ impl<'a> PayloadValues<'a> {
 pub(crate) struct AttemptRow {
     pub id: String,
     pub event_id: String,
+    pub delivery_id: String,
     pub number: i64,
     pub started_at: i64,
     pub duration_ms: i64,
@@ -257,6 +269,7 @@ impl TryFrom<AttemptRow> for Attempt {
             response_status: to_u16("response_status", &r.id, r.response_status)?,
             error: opt_json::<AttemptError>("error", &r.id, r.error)?,
             event_id: r.event_id,
+            delivery_id: r.delivery_id,
             started_at: Millis(r.started_at),
             request_url: r.request_url,
             response_excerpt: r.response_excerpt,
@@ -269,6 +282,7 @@ impl TryFrom<AttemptRow> for Attempt {
 pub(crate) struct AttemptValues<'a> {
     pub id: &'a str,
     pub event_id: &'a str,
+    pub delivery_id: &'a str,
     pub number: i64,
     pub started_at: i64,
     pub duration_ms: i64,
@@ -283,6 +297,7 @@ impl<'a> AttemptValues<'a> {
         Ok(AttemptValues {
             id: &a.id,
             event_id: &a.event_id,
+            delivery_id: &a.delivery_id,
             number: i64::from(a.number),
             started_at: a.started_at.0,
             duration_ms: to_i64(a.duration_ms),
@@ -291,6 +306,85 @@ impl<'a> AttemptValues<'a> {
             response_excerpt: a.response_excerpt.as_deref(),
             error: a.error.as_ref().map(to_doc).transpose()?,
         })
+    }
+}
+
+/// A `deliveries` row as selected with `delivery_columns!()`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct DeliveryRow {
+    pub id: String,
+    pub event_id: String,
+    pub registration_id: String,
+    pub destination_id: String,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub attempts: i64,
+    pub retry_base: i64,
+    pub next_attempt_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub last_response_status: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = StoreError;
+
+    fn try_from(r: DeliveryRow) -> Result<Delivery> {
+        Ok(Delivery {
+            status: DeliveryStatus::parse(&r.status).ok_or_else(|| {
+                StoreError::Corrupt(format!("status of delivery {} is `{}`", r.id, r.status))
+            })?,
+            attempts: to_u32("attempts", &r.id, r.attempts)?,
+            retry_base: to_u32("retry_base", &r.id, r.retry_base)?,
+            last_response_status: to_u16("last_response_status", &r.id, r.last_response_status)?,
+            event_id: r.event_id,
+            registration_id: r.registration_id,
+            destination_id: r.destination_id,
+            created_at: Millis(r.created_at),
+            updated_at: Millis(r.updated_at),
+            next_attempt_at: r.next_attempt_at.map(Millis),
+            delivered_at: r.delivered_at.map(Millis),
+            last_error: r.last_error,
+            id: r.id,
+        })
+    }
+}
+
+/// A delivery's column values ready to bind, in `delivery_columns!()` order.
+pub(crate) struct DeliveryValues<'a> {
+    pub id: &'a str,
+    pub event_id: &'a str,
+    pub registration_id: &'a str,
+    pub destination_id: &'a str,
+    pub status: &'static str,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub attempts: i64,
+    pub retry_base: i64,
+    pub next_attempt_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub last_response_status: Option<i64>,
+    pub last_error: Option<&'a str>,
+}
+
+impl<'a> DeliveryValues<'a> {
+    pub fn new(d: &'a Delivery) -> Self {
+        DeliveryValues {
+            id: &d.id,
+            event_id: &d.event_id,
+            registration_id: &d.registration_id,
+            destination_id: &d.destination_id,
+            status: d.status.as_str(),
+            created_at: d.created_at.0,
+            updated_at: d.updated_at.0,
+            attempts: i64::from(d.attempts),
+            retry_base: i64::from(d.retry_base),
+            next_attempt_at: d.next_attempt_at.map(|m| m.0),
+            delivered_at: d.delivered_at.map(|m| m.0),
+            last_response_status: d.last_response_status.map(i64::from),
+            last_error: d.last_error.as_deref(),
+        }
     }
 }
 

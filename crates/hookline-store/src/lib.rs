@@ -37,7 +37,9 @@ pub mod sealed;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use hookline_core::event::{Attempt, Completion, Event, EventStatus, Payload};
+use hookline_core::event::{
+    Attempt, Completion, Delivery, DeliveryStatus, Event, EventStatus, Payload,
+};
 use hookline_core::model::{
     ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey,
 };
@@ -137,9 +139,10 @@ pub struct EventFilter {
 /// of notifications.
 pub type WorkNotifications = tokio::sync::watch::Receiver<()>;
 
-/// An event a worker has leased, with everything needed to deliver it.
+/// A delivery a worker has leased, with everything needed to make it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claimed {
+    pub delivery: Delivery,
     pub event: Event,
     pub payload: Payload,
     pub registration: Registration,
@@ -158,9 +161,19 @@ pub struct Claimed {
 pub enum Requeue {
     Queued(Event),
     NotFound,
-    /// The event's status does not allow a replay (rejected, held, or leased
-    /// by a worker right now).
+    /// None of the event's deliveries may be replayed (it was rejected and
+    /// has none, they are held, or a worker is calling right now).
     NotAllowed(EventStatus),
+}
+
+/// What a replay of one delivery found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryRequeue {
+    Queued(Delivery),
+    NotFound,
+    /// The delivery's status does not allow a replay (see
+    /// `rules::requeue_allowed`).
+    NotAllowed(DeliveryStatus),
 }
 
 #[async_trait]
@@ -234,7 +247,8 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts or updates (by id) every registration in one transaction.
     /// `Conflict` when a new one's key or link is already taken. For each
     /// saved registration that is active and has a receiver, its `held`
-    /// events are queued (status `received`, due now) in the same transaction.
+    /// deliveries are queued (`pending`, due now; their events `received`)
+    /// in the same transaction.
     async fn save_registrations(&self, regs: &[Registration]) -> Result<()>;
     async fn get_registration(&self, id: &str) -> Result<Option<Registration>>;
     async fn get_registration_by_key(&self, key: &RegistrationKey) -> Result<Option<Registration>>;
@@ -247,8 +261,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Registration>>;
 
     // --- events and the delivery queue -----------------------------------
-    /// Stores a batch of received events (with payloads) in one transaction.
-    /// An event with `next_attempt_at` set is queued.
+    /// Stores a batch of received events (with payloads) and their
+    /// deliveries in one transaction. Each event but a rejected one gets one
+    /// delivery, to its registration's primary destination, in the state
+    /// its summary fields describe (`received`: `pending`, due at
+    /// `next_attempt_at`; `held`: held; see `rules::initial_delivery`).
     async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()>;
     /// Like [`insert_events`](Store::insert_events), leaving out provider
     /// redeliveries: an event whose `provider_event_id` this registration
@@ -273,9 +290,9 @@ pub trait Store: Send + Sync + 'static {
         provider_event_id: &str,
         since: Millis,
     ) -> Result<Option<String>>;
-    /// Leases up to `limit` queued events due at `now` whose lease is free or
-    /// expired: sets `owner`, `lease_until` and status `delivering`, commits,
-    /// and returns them oldest due first.
+    /// Leases up to `limit` queued deliveries due at `now` whose lease is
+    /// free or expired: sets `owner`, `lease_until` and status `delivering`
+    /// (their events too), commits, and returns them oldest due first.
     async fn claim_due(
         &self,
         owner: &str,
@@ -283,21 +300,29 @@ pub trait Store: Send + Sync + 'static {
         lease_until: Millis,
         limit: u32,
     ) -> Result<Vec<Claimed>>;
-    /// Records attempts and moves their events on, in one transaction.
+    /// Records attempts and moves their deliveries on (and their events'
+    /// summaries), in one transaction; only a delivery whose lease the
+    /// completion's owner still holds moves.
     async fn complete(&self, completions: &[Completion]) -> Result<()>;
-    /// Clears leases (of one owner, or all when `None`) so the events can be
-    /// claimed again at once. Returns how many were released.
+    /// Clears leases (of one owner, or all when `None`) so the deliveries can
+    /// be claimed again at once (`pending`, due as before). Returns how many
+    /// were released.
     async fn release_leases(&self, owner: Option<&str>) -> Result<u64>;
-    /// The earliest `next_attempt_at` among queued events, leased or not.
+    /// The earliest `next_attempt_at` among queued deliveries, leased or not.
     async fn next_due(&self) -> Result<Option<Millis>>;
 
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>>;
     async fn get_event(&self, id: &str) -> Result<Option<(Event, Payload)>>;
-    /// Attempts of an event, first to last.
+    /// Attempts of an event (all its deliveries), first to last.
     async fn list_attempts(&self, event_id: &str) -> Result<Vec<Attempt>>;
-    /// Queues a delivered, failed or waiting event again, due now, with the
-    /// retry schedule restarting (`retry_base` = `attempts`).
+    /// Deliveries of an event, oldest first.
+    async fn list_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>>;
+    /// Queues every delivered, failed or waiting delivery of an event again,
+    /// due now, with the retry schedule restarting (`retry_base` =
+    /// `attempts`); the others are left as they are.
     async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue>;
+    /// As [`Store::requeue_event`], for one delivery.
+    async fn requeue_delivery(&self, id: &str, now: Millis) -> Result<DeliveryRequeue>;
 
     // --- monitoring (see [`monitor`]) -------------------------------------
     /// Events matching `filter` with an id strictly greater than `after_id`

@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 /// What `/metrics` reports about the delivery queue.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueStats {
-    /// Queued events (due now or waiting for a retry), leased or not.
+    /// Queued deliveries (due now or waiting for a retry), leased or not.
     pub queued: u64,
-    /// `received_at` of the oldest queued event.
+    /// `received_at` of the event of the oldest queued delivery.
     pub oldest_queued_received_at: Option<Millis>,
-    /// Events parked until their registration gets a receiver.
+    /// Deliveries parked until their registration gets a receiver.
     pub held: u64,
 }
 

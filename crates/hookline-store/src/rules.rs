@@ -3,8 +3,150 @@
 //! when a replay is allowed, how big a listing page may be, and how a time
 //! window becomes an id range.
 
-use hookline_core::event::{Completion, EventStatus, NextStep};
+use crate::Claimed;
+use hookline_core::event::{
+    Completion, Delivery, DeliveryStatus, Event, EventStatus, NextStep, Payload,
+};
+use hookline_core::model::{primary_destination_id, Registration};
+use std::collections::HashMap;
 use hookline_core::time::Millis;
+
+/// The id of an event's delivery to its registration's primary destination:
+/// the event's own id under the `dlv_` prefix (as the migration that made
+/// deliveries named those of the events stored before it).
+pub fn primary_delivery_id(event_id: &str) -> String {
+    let tail = event_id.strip_prefix("evt_").unwrap_or(event_id);
+    format!("dlv_{tail}")
+}
+
+/// The delivery an event gets when it is stored, to its registration's one
+/// destination, in the state the event's summary fields describe: a new
+/// event is `received` (a `pending` delivery due at `next_attempt_at`) or
+/// `held`; fixtures and imports may store any state. A `rejected` event is
+/// never forwarded and gets none.
+pub(crate) fn initial_delivery(e: &Event) -> Option<Delivery> {
+    let status = match e.status {
+        EventStatus::Rejected => return None,
+        // Nobody holds a lease on what is only now stored.
+        EventStatus::Received | EventStatus::Delivering => DeliveryStatus::Pending,
+        EventStatus::Delivered => DeliveryStatus::Delivered,
+        EventStatus::Failed => DeliveryStatus::Failed,
+        EventStatus::Held => DeliveryStatus::Held,
+    };
+    Some(Delivery {
+        id: primary_delivery_id(&e.id),
+        event_id: e.id.clone(),
+        registration_id: e.registration_id.clone(),
+        destination_id: primary_destination_id(&e.registration_id),
+        status,
+        attempts: e.attempts,
+        retry_base: e.retry_base,
+        next_attempt_at: e.next_attempt_at,
+        delivered_at: e.delivered_at,
+        last_response_status: e.last_response_status,
+        last_error: e.last_error.clone(),
+        created_at: e.received_at,
+        updated_at: e.updated_at,
+    })
+}
+
+/// An event's status as its deliveries make it (`None`: it has none). In
+/// order: one in flight, or waiting for a retry, makes it `delivering`; one
+/// queued and not yet tried `received`; one held (or paused) `held`; one
+/// failed `failed`; otherwise all are done: `delivered`. With one delivery
+/// this is exactly the status events had before deliveries existed.
+/// [`SUMMARY_STATUS_SQL`] is the same rule in SQL.
+pub fn summary_status(deliveries: &[Delivery]) -> Option<EventStatus> {
+    if deliveries.is_empty() {
+        return None;
+    }
+    let any = |f: &dyn Fn(&Delivery) -> bool| deliveries.iter().any(f);
+    Some(
+        if any(&|d| {
+            d.status == DeliveryStatus::Delivering
+                || (d.status == DeliveryStatus::Pending && d.attempts > d.retry_base)
+        }) {
+            EventStatus::Delivering
+        } else if any(&|d| d.status == DeliveryStatus::Pending) {
+            EventStatus::Received
+        } else if any(&|d| matches!(d.status, DeliveryStatus::Held | DeliveryStatus::Paused)) {
+            EventStatus::Held
+        } else if any(&|d| d.status == DeliveryStatus::Failed) {
+            EventStatus::Failed
+        } else {
+            EventStatus::Delivered
+        },
+    )
+}
+
+/// [`summary_status`] as an aggregate over the deliveries `d` of one event,
+/// the same text on every backend.
+macro_rules! summary_status_sql {
+    () => {
+        "CASE \
+           WHEN MAX(CASE WHEN d.status = 'delivering' \
+                 OR (d.status = 'pending' AND d.attempts > d.retry_base) THEN 1 ELSE 0 END) = 1 \
+             THEN 'delivering' \
+           WHEN MAX(CASE WHEN d.status = 'pending' THEN 1 ELSE 0 END) = 1 THEN 'received' \
+           WHEN MAX(CASE WHEN d.status IN ('held', 'paused') THEN 1 ELSE 0 END) = 1 THEN 'held' \
+           WHEN MAX(CASE WHEN d.status = 'failed' THEN 1 ELSE 0 END) = 1 THEN 'failed' \
+           ELSE 'delivered' END"
+    };
+}
+
+
+/// The statement that writes the summary of the events whose deliveries
+/// changed, up to the predicate that names them (on `d.event_id`), which
+/// the caller appends followed by [`SUMMARIZE_TAIL`]. It runs in the
+/// transaction that changed the deliveries. The event's `updated_at` is
+/// its deliveries' latest change, and its last outcome that of the delivery
+/// that changed last.
+macro_rules! summarize_head {
+    () => {
+        concat!(
+    "UPDATE events SET status = s.status, attempts = s.attempts, retry_base = s.retry_base, \
+       next_attempt_at = s.next_attempt_at, delivered_at = s.delivered_at, \
+       updated_at = s.updated_at, \
+       last_response_status = (SELECT l.last_response_status FROM deliveries l \
+         WHERE l.event_id = events.id ORDER BY l.updated_at DESC, l.id DESC LIMIT 1), \
+       last_error = (SELECT l.last_error FROM deliveries l \
+         WHERE l.event_id = events.id ORDER BY l.updated_at DESC, l.id DESC LIMIT 1) \
+     FROM (SELECT d.event_id AS id, ",
+    summary_status_sql!(),
+    " AS status, CAST(SUM(d.attempts) AS BIGINT) AS attempts, \
+       MIN(d.retry_base) AS retry_base, MIN(d.next_attempt_at) AS next_attempt_at, \
+       MAX(d.delivered_at) AS delivered_at, MAX(d.updated_at) AS updated_at \
+       FROM deliveries d WHERE "
+        )
+    };
+}
+macro_rules! summarize_tail {
+    () => {
+        " GROUP BY d.event_id) AS s WHERE events.id = s.id"
+    };
+}
+/// [`SUMMARIZE_HEAD`], the predicate, [`SUMMARIZE_TAIL`] as one literal.
+macro_rules! concat_summarize {
+    ($predicate:literal) => {
+        concat!(summarize_head!(), $predicate, summarize_tail!())
+    };
+}
+pub(crate) const SUMMARIZE_HEAD: &str = summarize_head!();
+/// See [`SUMMARIZE_HEAD`].
+pub(crate) const SUMMARIZE_TAIL: &str = summarize_tail!();
+
+/// Queues the held deliveries of registration `$2`, due at `$1`, with the
+/// schedule restarting: they never had a chance. (`status = 'held'` is a
+/// literal so the partial index applies.) [`SUMMARIZE_RELEASED`] follows.
+pub(crate) const RELEASE_HELD: &str =
+    "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, retry_base = attempts, \
+       updated_at = $1 \
+     WHERE registration_id = $2 AND status = 'held'";
+
+/// The summary of registration `$1`'s events that [`RELEASE_HELD`] queued.
+pub(crate) const SUMMARIZE_RELEASED: &str = concat_summarize!(
+    "d.event_id IN (SELECT id FROM events WHERE registration_id = $1 AND status = 'held')"
+);
 
 /// A page of events is never larger than this, whatever the caller asks.
 pub const MAX_LIST_LIMIT: u32 = 1000;
@@ -62,11 +204,54 @@ pub(crate) fn id_window(
     )
 }
 
-/// The columns a completion writes on its event (besides clearing the lease
-/// and counting the attempt).
+/// Claimed deliveries matched with their events (with payloads) and
+/// registrations, as loaded by id after the claim. A delivery whose event or
+/// registration is missing or unreadable comes back apart, with the reason:
+/// it can never be made, and the backend marks it failed.
+#[allow(clippy::type_complexity)]
+pub(crate) fn assemble_claims(
+    deliveries: Vec<Delivery>,
+    events: &HashMap<String, Result<(Event, Payload), String>>,
+    registrations: &HashMap<String, Result<Registration, String>>,
+) -> (Vec<Claimed>, Vec<(Delivery, String)>) {
+    let mut claimed = Vec::with_capacity(deliveries.len());
+    let mut undeliverable = Vec::new();
+    for delivery in deliveries {
+        let registration = match registrations.get(&delivery.registration_id) {
+            Some(Ok(reg)) => reg,
+            Some(Err(why)) => {
+                undeliverable.push((delivery, why.clone()));
+                continue;
+            }
+            None => {
+                let why = format!("registration {} does not exist", delivery.registration_id);
+                undeliverable.push((delivery, why));
+                continue;
+            }
+        };
+        match events.get(&delivery.event_id) {
+            Some(Ok((event, payload))) => claimed.push(Claimed {
+                event: event.clone(),
+                payload: payload.clone(),
+                delivery,
+                registration: registration.clone(),
+                unreadable_secrets: None,
+            }),
+            Some(Err(why)) => {
+                let why = why.clone();
+                undeliverable.push((delivery, why));
+            }
+            None => undeliverable.push((delivery, "its event is missing".to_owned())),
+        }
+    }
+    (claimed, undeliverable)
+}
+
+/// The columns a completion writes on its delivery (besides clearing the
+/// lease and counting the attempt).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CompletionUpdate {
-    pub status: EventStatus,
+    pub status: DeliveryStatus,
     pub next_attempt_at: Option<i64>,
     /// Set only when delivered; otherwise the previous value is kept.
     pub delivered_at: Option<i64>,
@@ -79,7 +264,7 @@ pub(crate) fn completion_update(c: &Completion) -> CompletionUpdate {
     let (status, next_attempt_at, delivered_at) = match c.next {
         // The receiver acknowledged when its answer arrived.
         NextStep::Delivered => (
-            EventStatus::Delivered,
+            DeliveryStatus::Delivered,
             None,
             Some(
                 a.started_at
@@ -87,10 +272,10 @@ pub(crate) fn completion_update(c: &Completion) -> CompletionUpdate {
                     .saturating_add(i64::try_from(a.duration_ms).unwrap_or(i64::MAX)),
             ),
         ),
-        // Between retries the event stays `delivering`: it is still on its way.
-        NextStep::RetryAt(t) => (EventStatus::Delivering, Some(t.0), None),
-        NextStep::Failed => (EventStatus::Failed, None, None),
-        NextStep::Held => (EventStatus::Held, None, None),
+        // Waiting for its next attempt; the event still reads `delivering`.
+        NextStep::RetryAt(t) => (DeliveryStatus::Pending, Some(t.0), None),
+        NextStep::Failed => (DeliveryStatus::Failed, None, None),
+        NextStep::Held => (DeliveryStatus::Held, None, None),
     };
     CompletionUpdate {
         status,
@@ -101,24 +286,21 @@ pub(crate) fn completion_update(c: &Completion) -> CompletionUpdate {
     }
 }
 
-/// Whether an event in `status`, leased until `lease_until`, may be queued
-/// again at `now`; `Err` carries the status that forbids it.
+/// Whether a delivery in `status` with these counts, leased until
+/// `lease_until`, may be queued again at `now`.
 ///
-/// Delivered and failed events may be replayed, and so may a `delivering`
-/// event that nobody holds (waiting for a retry, or abandoned by a dead
-/// worker). A `received` event is already queued; `held` waits for a
-/// receiver; `rejected` failed verification and is never forwarded; a live
-/// lease means a worker is calling the receiver right now.
-pub(crate) fn requeue_allowed(
-    status: EventStatus,
-    lease_until: Option<i64>,
-    now: Millis,
-) -> Result<(), EventStatus> {
+/// Delivered and failed deliveries may be replayed, and so may one waiting
+/// for a retry or abandoned by a dead worker. One queued and not yet tried
+/// is queued already; `held` waits for a receiver, `filtered` and `paused`
+/// for their destination; a live lease means a worker is calling the
+/// destination right now.
+pub(crate) fn requeue_allowed(d: &Delivery, lease_until: Option<i64>, now: Millis) -> bool {
     let leased = lease_until.is_some_and(|until| until >= now.0);
-    match status {
-        EventStatus::Delivered | EventStatus::Failed => Ok(()),
-        EventStatus::Delivering if !leased => Ok(()),
-        other => Err(other),
+    match d.status {
+        DeliveryStatus::Delivered | DeliveryStatus::Failed => true,
+        DeliveryStatus::Delivering => !leased,
+        DeliveryStatus::Pending => !leased && d.attempts > d.retry_base,
+        DeliveryStatus::Held | DeliveryStatus::Filtered | DeliveryStatus::Paused => false,
     }
 }
 
@@ -133,6 +315,7 @@ mod tests {
             attempt: Attempt {
                 id: "att_1".into(),
                 event_id: "evt_1".into(),
+                delivery_id: "dlv_1".into(),
                 number: 1,
                 started_at: Millis(1_000),
                 duration_ms: 250,
@@ -149,49 +332,124 @@ mod tests {
     }
 
     #[test]
-    fn completion_moves_event_per_next_step() {
+    fn completion_moves_delivery_per_next_step() {
         let d = completion_update(&completion(NextStep::Delivered));
-        assert_eq!(d.status, EventStatus::Delivered);
+        assert_eq!(d.status, DeliveryStatus::Delivered);
         assert_eq!(d.delivered_at, Some(1_250));
         assert_eq!(d.next_attempt_at, None);
 
         let r = completion_update(&completion(NextStep::RetryAt(Millis(9_000))));
-        assert_eq!(r.status, EventStatus::Delivering);
+        assert_eq!(r.status, DeliveryStatus::Pending);
         assert_eq!(r.next_attempt_at, Some(9_000));
         assert_eq!(r.last_response_status, Some(503));
         assert_eq!(r.last_error.as_deref(), Some("503 Service Unavailable"));
 
         assert_eq!(
             completion_update(&completion(NextStep::Failed)).status,
-            EventStatus::Failed
+            DeliveryStatus::Failed
         );
         assert_eq!(
             completion_update(&completion(NextStep::Held)).status,
-            EventStatus::Held
+            DeliveryStatus::Held
         );
+    }
+
+    fn delivery(status: DeliveryStatus, attempts: u32, retry_base: u32) -> Delivery {
+        Delivery {
+            id: "dlv_1".into(),
+            event_id: "evt_1".into(),
+            registration_id: "reg_1".into(),
+            destination_id: "dst_1".into(),
+            status,
+            attempts,
+            retry_base,
+            next_attempt_at: None,
+            delivered_at: None,
+            last_response_status: None,
+            last_error: None,
+            created_at: Millis(0),
+            updated_at: Millis(0),
+        }
     }
 
     #[test]
     fn requeue_rules() {
+        use DeliveryStatus::*;
         let now = Millis(100);
-        assert_eq!(requeue_allowed(EventStatus::Delivered, None, now), Ok(()));
-        assert_eq!(requeue_allowed(EventStatus::Failed, None, now), Ok(()));
-        assert_eq!(requeue_allowed(EventStatus::Delivering, None, now), Ok(()));
-        assert_eq!(
-            requeue_allowed(EventStatus::Delivering, Some(99), now),
-            Ok(())
-        );
-        assert_eq!(
-            requeue_allowed(EventStatus::Delivering, Some(100), now),
-            Err(EventStatus::Delivering)
-        );
-        for s in [
-            EventStatus::Rejected,
-            EventStatus::Held,
-            EventStatus::Received,
-        ] {
-            assert_eq!(requeue_allowed(s, None, now), Err(s));
+        assert!(requeue_allowed(&delivery(Delivered, 1, 0), None, now));
+        assert!(requeue_allowed(&delivery(Failed, 5, 0), None, now));
+        // Abandoned by a dead worker, or waiting for a retry.
+        assert!(requeue_allowed(&delivery(Delivering, 0, 0), Some(99), now));
+        assert!(requeue_allowed(&delivery(Pending, 2, 0), None, now));
+        assert!(!requeue_allowed(&delivery(Delivering, 0, 0), Some(100), now));
+        // Queued and not yet tried: queued already.
+        assert!(!requeue_allowed(&delivery(Pending, 0, 0), None, now));
+        assert!(!requeue_allowed(&delivery(Pending, 3, 3), None, now));
+        for s in [Held, Filtered, Paused] {
+            assert!(!requeue_allowed(&delivery(s, 0, 0), None, now), "{s:?}");
         }
+    }
+
+    #[test]
+    fn summary_status_reads_as_one_delivery_did_and_orders_many() {
+        use DeliveryStatus::*;
+        let one = |s, a, b| summary_status(&[delivery(s, a, b)]);
+        assert_eq!(one(Pending, 0, 0), Some(EventStatus::Received));
+        assert_eq!(one(Pending, 3, 3), Some(EventStatus::Received));
+        assert_eq!(one(Pending, 1, 0), Some(EventStatus::Delivering));
+        assert_eq!(one(Delivering, 0, 0), Some(EventStatus::Delivering));
+        assert_eq!(one(Delivered, 1, 0), Some(EventStatus::Delivered));
+        assert_eq!(one(Failed, 5, 0), Some(EventStatus::Failed));
+        assert_eq!(one(Held, 0, 0), Some(EventStatus::Held));
+        assert_eq!(summary_status(&[]), None);
+        let many = |ds: &[(DeliveryStatus, u32)]| {
+            summary_status(&ds.iter().map(|&(s, a)| delivery(s, a, 0)).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            many(&[(Delivered, 1), (Pending, 0), (Failed, 3)]),
+            Some(EventStatus::Received)
+        );
+        assert_eq!(
+            many(&[(Held, 0), (Pending, 2)]),
+            Some(EventStatus::Delivering)
+        );
+        assert_eq!(many(&[(Delivered, 1), (Held, 0)]), Some(EventStatus::Held));
+        assert_eq!(many(&[(Delivered, 1), (Failed, 1)]), Some(EventStatus::Failed));
+        assert_eq!(
+            many(&[(Delivered, 1), (Filtered, 0)]),
+            Some(EventStatus::Delivered)
+        );
+    }
+
+    #[test]
+    fn initial_delivery_follows_the_event() {
+        let e = Event {
+            id: "evt_01ABC".into(),
+            registration_id: "reg_01XYZ".into(),
+            product_tag: "p".into(),
+            access_tag: "a".into(),
+            webhook_tag: "w".into(),
+            env: "prd".into(),
+            event_type: None,
+            status: EventStatus::Received,
+            received_at: Millis(5),
+            updated_at: Millis(5),
+            verification: None,
+            provider_event_id: None,
+            attempts: 0,
+            retry_base: 0,
+            next_attempt_at: Some(Millis(5)),
+            delivered_at: None,
+            last_response_status: None,
+            last_error: None,
+        };
+        let d = initial_delivery(&e).unwrap();
+        assert_eq!((d.id.as_str(), d.destination_id.as_str()), ("dlv_01ABC", "dst_01XYZ"));
+        assert_eq!((d.status, d.next_attempt_at), (DeliveryStatus::Pending, Some(Millis(5))));
+        let held = Event { status: EventStatus::Held, next_attempt_at: None, ..e.clone() };
+        assert_eq!(initial_delivery(&held).unwrap().status, DeliveryStatus::Held);
+        let rejected = Event { status: EventStatus::Rejected, ..e };
+        assert_eq!(initial_delivery(&rejected), None);
     }
 
     #[test]

@@ -32,13 +32,15 @@
 use crate::monitor::{
     QueueStats, RegistrationHealth, RegistrationLoad, ReplayJob, Traffic, TrafficQuery,
 };
-use crate::{Claimed, DynStore, EventFilter, Requeue, Result, Store, StoreError};
+use crate::{
+    Claimed, DeliveryRequeue, DynStore, EventFilter, Requeue, Result, Store, StoreError,
+};
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use hookline_core::event::{Attempt, Completion, Event, Payload};
+use hookline_core::event::{Attempt, Completion, Delivery, Event, Payload};
 use hookline_core::model::{
     ApiKey, App, AppWebhook, Auth, Connection, Product, Registration, RegistrationKey,
 };
@@ -534,6 +536,12 @@ impl Store for SealedStore {
         self.inner.list_attempts(event_id).await
     }
 
+    async fn list_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>> {
+        self.inner.list_deliveries(event_id).await
+    }
+    async fn requeue_delivery(&self, id: &str, now: Millis) -> Result<DeliveryRequeue> {
+        self.inner.requeue_delivery(id, now).await
+    }
     async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue> {
         self.inner.requeue_event(id, now).await
     }

@@ -5,12 +5,12 @@
 use super::PgStore;
 use crate::batch::{chunk_by_bytes, first_conflict, Copies};
 use crate::codec::{
-    attempt_columns, event_columns, parse_status, AttemptRow, EventRow, EventValues, PayloadRow,
-    PayloadValues,
+    attempt_columns, delivery_columns, event_columns, parse_status, AttemptRow, DeliveryRow,
+    DeliveryValues, EventRow, EventValues, PayloadRow, PayloadValues,
 };
-use crate::rules::{list_limit, requeue_allowed};
-use crate::{EventFilter, Requeue, Result, StoreError};
-use hookline_core::event::{Attempt, Event, Payload};
+use crate::rules::{initial_delivery, list_limit, requeue_allowed};
+use crate::{DeliveryRequeue, EventFilter, Requeue, Result, StoreError};
+use hookline_core::event::{Attempt, Delivery, Event, Payload};
 use hookline_core::time::Millis;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
@@ -27,6 +27,17 @@ const INSERT_EVENTS: &str = concat!(
        $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::text[], \
        $18::text[]) \
      ON CONFLICT (id) DO NOTHING RETURNING id"
+);
+
+/// The deliveries of a batch's events, `$1`…`$13` in `delivery_columns!()`
+/// order.
+const INSERT_DELIVERIES: &str = concat!(
+    "INSERT INTO deliveries (",
+    delivery_columns!(),
+    ") SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+       $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], \
+       $12::bigint[], $13::text[]) \
+     RETURNING id"
 );
 
 const INSERT_PAYLOADS: &str =
@@ -99,7 +110,15 @@ fn batch_statement() -> String {
            INSERT INTO event_payloads (event_id, method, query, headers, body) \
            SELECT p.* FROM UNNEST($1::text[], $19::text[], $20::text[], $21::text[], $22::bytea[]) \
              AS p(event_id, method, query, headers, body) \
-           WHERE p.event_id IN (SELECT id FROM ev)) \
+           WHERE p.event_id IN (SELECT id FROM ev)), \
+         dl AS ( \
+           INSERT INTO deliveries (",
+        delivery_columns!(),
+        ") SELECT d.* FROM UNNEST($24::text[], $25::text[], $26::text[], $27::text[], \
+             $28::text[], $29::bigint[], $30::bigint[], $31::bigint[], $32::bigint[], \
+             $33::bigint[], $34::bigint[], $35::bigint[], $36::text[]) AS d(",
+        delivery_columns!(),
+        ") WHERE d.event_id IN (SELECT id FROM ev)) \
          SELECT id FROM ev"
     )
     .replace("$DEDUP", "$23")
@@ -140,6 +159,38 @@ fn bind_event_columns<'q>(
         .bind(column!(|v| v.verification.as_deref()))
 }
 
+/// Binds one array per column of `values`, in `delivery_columns!()` order,
+/// as the next 13 parameters.
+fn bind_delivery_columns<'q>(
+    query: QueryAs<'q, Postgres, (String,), PgArguments>,
+    values: &'q [DeliveryValues<'q>],
+) -> QueryAs<'q, Postgres, (String,), PgArguments> {
+    macro_rules! column {
+        ($f:expr) => {
+            values.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    query
+        .bind(column!(|v| v.id))
+        .bind(column!(|v| v.event_id))
+        .bind(column!(|v| v.registration_id))
+        .bind(column!(|v| v.destination_id))
+        .bind(column!(|v| v.status))
+        .bind(column!(|v| v.created_at))
+        .bind(column!(|v| v.updated_at))
+        .bind(column!(|v| v.attempts))
+        .bind(column!(|v| v.retry_base))
+        .bind(column!(|v| v.next_attempt_at))
+        .bind(column!(|v| v.delivered_at))
+        .bind(column!(|v| v.last_response_status))
+        .bind(column!(|v| v.last_error))
+}
+
+/// The deliveries `events` get when stored (`rules::initial_delivery`).
+fn initial_deliveries<'a>(events: impl Iterator<Item = &'a Event>) -> Vec<Delivery> {
+    events.filter_map(initial_delivery).collect()
+}
+
 async fn insert_batch(
     s: &PgStore,
     events: &[&(Event, Payload)],
@@ -157,8 +208,9 @@ async fn insert_batch(
         .iter()
         .map(|(_, p)| PayloadValues::new(p))
         .collect::<Result<Vec<_>>>()?;
-    let stored: std::result::Result<Vec<(String,)>, sqlx::Error> =
-        bind_event_columns(sqlx::query_as(INSERT_BATCH.as_str()), &values)
+    let deliveries = initial_deliveries(events.iter().map(|(e, _)| e));
+    let delivery_values: Vec<DeliveryValues> = deliveries.iter().map(DeliveryValues::new).collect();
+    let query = bind_event_columns(sqlx::query_as(INSERT_BATCH.as_str()), &values)
             .bind(payloads.iter().map(|p| p.method).collect::<Vec<_>>())
             .bind(payloads.iter().map(|p| p.query).collect::<Vec<_>>())
             .bind(
@@ -168,7 +220,9 @@ async fn insert_batch(
                     .collect::<Vec<_>>(),
             )
             .bind(payloads.iter().map(|p| p.body).collect::<Vec<_>>())
-            .bind(dedup_since.map(|m| m.0))
+            .bind(dedup_since.map(|m| m.0));
+    let stored: std::result::Result<Vec<(String,)>, sqlx::Error> =
+        bind_delivery_columns(query, &delivery_values)
             .fetch_all(&s.pool)
             .await;
     let stored = match stored {
@@ -366,6 +420,11 @@ async fn insert_rows(
             .execute(&mut *tx)
             .await?;
     }
+    let deliveries = initial_deliveries(events.iter().map(|(e, _)| e));
+    let delivery_values: Vec<DeliveryValues> = deliveries.iter().map(DeliveryValues::new).collect();
+    bind_delivery_columns(sqlx::query_as(INSERT_DELIVERIES), &delivery_values)
+        .fetch_all(&mut *tx)
+        .await?;
     tx.commit().await?;
     if events.iter().any(|(e, _)| e.next_attempt_at.is_some()) {
         s.notifier.work_committed();
@@ -497,34 +556,138 @@ pub(super) async fn list_attempts(s: &PgStore, event_id: &str) -> Result<Vec<Att
     rows.into_iter().map(Attempt::try_from).collect()
 }
 
+pub(super) async fn list_deliveries(s: &PgStore, event_id: &str) -> Result<Vec<Delivery>> {
+    let rows: Vec<DeliveryRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        delivery_columns!(),
+        " FROM deliveries WHERE event_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(event_id)
+    .fetch_all(&s.pool)
+    .await?;
+    rows.into_iter().map(Delivery::try_from).collect()
+}
+
+/// A delivery with its lease, as the replay rules need it.
+#[derive(sqlx::FromRow)]
+struct LeasedDelivery {
+    #[sqlx(flatten)]
+    delivery: DeliveryRow,
+    lease_until: Option<i64>,
+}
+
+/// Queues again those of `candidates` (locked by the caller) the replay
+/// rules allow, in `tx`, and rewrites their event's summary; returns the
+/// ids queued.
+async fn requeue_allowed_of(
+    tx: &mut sqlx::PgConnection,
+    event_id: &str,
+    candidates: Vec<LeasedDelivery>,
+    now: Millis,
+) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for c in candidates {
+        let lease_until = c.lease_until;
+        let d = Delivery::try_from(c.delivery)?;
+        if requeue_allowed(&d, lease_until, now) {
+            ids.push(d.id);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    sqlx::query(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, retry_base = attempts, \
+           lease_owner = NULL, lease_until = NULL, updated_at = $1 \
+         WHERE id = ANY($2)",
+    )
+    .bind(now.0)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
+    super::queue::summarize(tx, &[event_id]).await?;
+    Ok(ids)
+}
+
 pub(super) async fn requeue(s: &PgStore, id: &str, now: Millis) -> Result<Requeue> {
-    // The row stays locked from the check to the update: no claim (nor
+    // The rows stay locked from the check to the update: no claim (nor
     // another node's replay) can slip in between.
     let mut tx = s.pool.begin().await?;
-    let current: Option<(String, Option<i64>)> =
-        sqlx::query_as("SELECT status, lease_until FROM events WHERE id = $1 FOR UPDATE")
+    let status: Option<(String,)> =
+        sqlx::query_as("SELECT status FROM events WHERE id = $1 FOR UPDATE")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-    let Some((status, lease_until)) = current else {
+    let Some((status,)) = status else {
         return Ok(Requeue::NotFound);
     };
-    if let Err(status) = requeue_allowed(parse_status(id, &status)?, lease_until, now) {
-        return Ok(Requeue::NotAllowed(status));
+    let candidates: Vec<LeasedDelivery> = sqlx::query_as(concat!(
+        "SELECT ",
+        delivery_columns!(),
+        ", lease_until FROM deliveries WHERE event_id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    if requeue_allowed_of(&mut tx, id, candidates, now).await?.is_empty() {
+        return Ok(Requeue::NotAllowed(parse_status(id, &status)?));
     }
     let row: EventRow = sqlx::query_as(concat!(
-        "UPDATE events SET status = 'received', next_attempt_at = $1, retry_base = attempts, \
-           lease_owner = NULL, lease_until = NULL, updated_at = $1 \
-         WHERE id = $2 RETURNING ",
-        event_columns!()
+        "SELECT ",
+        event_columns!(),
+        " FROM events WHERE id = $1"
     ))
-    .bind(now.0)
     .bind(id)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
     s.notifier.work_committed();
     Ok(Requeue::Queued(Event::try_from(row)?))
+}
+
+pub(super) async fn requeue_delivery(
+    s: &PgStore,
+    id: &str,
+    now: Millis,
+) -> Result<DeliveryRequeue> {
+    let mut tx = s.pool.begin().await?;
+    // Lock the event first, as `requeue` does, so the two never deadlock.
+    let event_id: Option<(String,)> = sqlx::query_as(
+        "SELECT e.id FROM events e JOIN deliveries d ON d.event_id = e.id \
+         WHERE d.id = $1 FOR UPDATE OF e",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((event_id,)) = event_id else {
+        return Ok(DeliveryRequeue::NotFound);
+    };
+    let found: LeasedDelivery = sqlx::query_as(concat!(
+        "SELECT ",
+        delivery_columns!(),
+        ", lease_until FROM deliveries WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let status = Delivery::try_from(found.delivery.clone())?.status;
+    if requeue_allowed_of(&mut tx, &event_id, vec![found], now)
+        .await?
+        .is_empty()
+    {
+        return Ok(DeliveryRequeue::NotAllowed(status));
+    }
+    let row: DeliveryRow = sqlx::query_as(concat!(
+        "SELECT ",
+        delivery_columns!(),
+        " FROM deliveries WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    s.notifier.work_committed();
+    Ok(DeliveryRequeue::Queued(Delivery::try_from(row)?))
 }
 
 /// Deletes up to `limit` delivered or failed events last updated before

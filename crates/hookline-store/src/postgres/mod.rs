@@ -34,9 +34,9 @@ pub mod testing;
 use crate::monitor::{
     QueueStats, RegistrationHealth, RegistrationLoad, ReplayJob, Traffic, TrafficQuery,
 };
-use crate::{Claimed, EventFilter, Requeue, Result, Store};
+use crate::{Claimed, DeliveryRequeue, EventFilter, Requeue, Result, Store};
 use async_trait::async_trait;
-use hookline_core::event::{Attempt, Completion, Event, Payload};
+use hookline_core::event::{Attempt, Completion, Delivery, Event, Payload};
 use hookline_core::model::{
     ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey,
 };
@@ -260,6 +260,12 @@ impl Store for PgStore {
     }
     async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue> {
         events::requeue(self, id, now).await
+    }
+    async fn list_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>> {
+        events::list_deliveries(self, event_id).await
+    }
+    async fn requeue_delivery(&self, id: &str, now: Millis) -> Result<DeliveryRequeue> {
+        events::requeue_delivery(self, id, now).await
     }
 
     async fn list_events_after(

@@ -78,12 +78,13 @@ pub(super) async fn count_events(s: &PgStore, f: &EventFilter) -> Result<u64> {
 }
 
 pub(super) async fn queue_stats(s: &PgStore) -> Result<QueueStats> {
-    // Both counts are served by partial indexes (`events_due`, `events_held`).
+    // Both counts are served by partial indexes (`deliveries_due`,
+    // `deliveries_held`); a delivery is created when its event is received.
     let (queued, oldest, held): (i64, Option<i64>, i64) = sqlx::query_as(
         "SELECT \
-           (SELECT COUNT(*) FROM events WHERE next_attempt_at IS NOT NULL), \
-           (SELECT MIN(received_at) FROM events WHERE next_attempt_at IS NOT NULL), \
-           (SELECT COUNT(*) FROM events WHERE status = 'held')",
+           (SELECT COUNT(*) FROM deliveries WHERE next_attempt_at IS NOT NULL), \
+           (SELECT MIN(created_at) FROM deliveries WHERE next_attempt_at IS NOT NULL), \
+           (SELECT COUNT(*) FROM deliveries WHERE status = 'held')",
     )
     .fetch_one(&s.pool)
     .await?;
@@ -198,7 +199,7 @@ pub(super) async fn registration_loads(
         l.failed_attempts = to_u64(failed);
     }
     let backlog: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT registration_id, COUNT(*), MIN(received_at) FROM events \
+        "SELECT registration_id, COUNT(*), MIN(created_at) FROM deliveries \
          WHERE next_attempt_at IS NOT NULL GROUP BY registration_id",
     )
     .fetch_all(&s.pool)

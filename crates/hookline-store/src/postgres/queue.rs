@@ -1,21 +1,36 @@
-//! The delivery queue shared by every node: claiming due events under a
-//! lease with `FOR UPDATE SKIP LOCKED`, completing them (fenced by the lease
-//! owner), releasing leases, and the next due time.
+//! The delivery queue shared by every node: claiming due deliveries under a
+//! lease with `FOR UPDATE SKIP LOCKED`, completing them (fenced by the
+//! lease owner), releasing leases, and the next due time. Every change to
+//! deliveries rewrites their events' summary in the same transaction.
 //!
-//! An event is queued iff `next_attempt_at IS NOT NULL`, and leased while
+//! A delivery is queued iff `next_attempt_at IS NOT NULL`, and leased while
 //! `lease_until >= now`. A node that dies keeps its leases until they run
-//! out; then any node's claim takes the events over. Nothing is released at
-//! start: the other nodes' leases are alive.
+//! out; then any node's claim takes the deliveries over. Nothing is released
+//! at start: the other nodes' leases are alive.
 
 use super::PgStore;
-use crate::codec::{event_columns, from_doc, AttemptValues, EventRow, PayloadRow};
-use crate::rules::completion_update;
+use crate::codec::{
+    delivery_columns, event_columns, from_doc, AttemptValues, DeliveryRow, EventRow, PayloadRow,
+};
+use crate::rules::{assemble_claims, completion_update, SUMMARIZE_HEAD, SUMMARIZE_TAIL};
 use crate::{Claimed, Result};
-use hookline_core::event::{Completion, Event, EventStatus, Payload};
+use hookline_core::event::{Completion, Delivery, DeliveryStatus, Event, Payload};
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
-use sqlx::FromRow;
+use sqlx::{FromRow, PgConnection};
 use std::collections::{HashMap, HashSet};
+
+/// Rewrites the summary of the events among `event_ids` from their
+/// deliveries (see [`SUMMARIZE_HEAD`]).
+pub(super) async fn summarize(conn: &mut PgConnection, event_ids: &[&str]) -> Result<()> {
+    sqlx::query(&format!(
+        "{SUMMARIZE_HEAD}d.event_id = ANY($1){SUMMARIZE_TAIL}"
+    ))
+    .bind(event_ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 pub(super) async fn claim_due(
     s: &PgStore,
@@ -31,19 +46,27 @@ pub(super) async fn claim_due(
     // (other nodes, or this one's next loop) pass over rows being claimed
     // instead of queueing behind them, and the lock re-checks the
     // conditions on the row's newest version, so no two claims get the same
-    // event. It commits (autocommit) before anyone calls a receiver.
-    let rows: Vec<EventRow> = sqlx::query_as(concat!(
+    // delivery. Its events read `delivering` from the same statement (a
+    // claim only ever makes deliveries `delivering`, which rules the
+    // summary). It commits (autocommit) before anyone calls a destination.
+    let rows: Vec<DeliveryRow> = sqlx::query_as(concat!(
         "WITH due AS MATERIALIZED ( \
-           SELECT id AS due_id FROM events \
+           SELECT id AS due_id FROM deliveries \
            WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $3 \
              AND (lease_until IS NULL OR lease_until < $3) \
            ORDER BY next_attempt_at LIMIT $4 \
-           FOR UPDATE SKIP LOCKED) \
-         UPDATE events SET lease_owner = $1, lease_until = $2, status = 'delivering', \
-           updated_at = $3 \
-         FROM due WHERE events.id = due.due_id \
-         RETURNING ",
-        event_columns!()
+           FOR UPDATE SKIP LOCKED), \
+         claimed AS ( \
+           UPDATE deliveries SET lease_owner = $1, lease_until = $2, status = 'delivering', \
+             updated_at = $3 \
+           FROM due WHERE deliveries.id = due.due_id \
+           RETURNING deliveries.*), \
+         summary AS ( \
+           UPDATE events SET status = 'delivering', updated_at = $3 \
+           WHERE events.id IN (SELECT event_id FROM claimed) AND events.status <> 'delivering') \
+         SELECT ",
+        delivery_columns!(),
+        " FROM claimed"
     ))
     .bind(owner)
     .bind(lease_until.0)
@@ -55,72 +78,61 @@ pub(super) async fn claim_due(
         return Ok(Vec::new());
     }
 
-    let mut events = rows
+    let mut deliveries = rows
         .into_iter()
-        .map(Event::try_from)
+        .map(Delivery::try_from)
         .collect::<Result<Vec<_>>>()?;
     // RETURNING has no defined order.
-    events.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+    deliveries.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
 
-    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let mut payloads = load_payloads(s, &ids).await?;
-    let mut reg_ids: Vec<&str> = events.iter().map(|e| e.registration_id.as_str()).collect();
+    let mut event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    let events = load_events(s, &event_ids).await?;
+    let mut reg_ids: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d.registration_id.as_str())
+        .collect();
     reg_ids.sort_unstable();
     reg_ids.dedup();
     let registrations = load_registrations(s, &reg_ids).await?;
 
-    let mut claimed = Vec::with_capacity(events.len());
-    let mut undeliverable = Vec::new();
-    for event in events {
-        let registration = match registrations.get(&event.registration_id) {
-            Some(Ok(reg)) => reg.clone(),
-            Some(Err(why)) => {
-                undeliverable.push((event.id, why.clone()));
-                continue;
-            }
-            None => {
-                let why = format!("registration {} does not exist", event.registration_id);
-                undeliverable.push((event.id, why));
-                continue;
-            }
-        };
-        match payloads.remove(&event.id) {
-            Some(Ok(payload)) => claimed.push(Claimed {
-                event,
-                payload,
-                registration,
-                unreadable_secrets: None,
-            }),
-            Some(Err(why)) => undeliverable.push((event.id, why)),
-            None => undeliverable.push((event.id, "its payload is missing".to_owned())),
-        }
-    }
+    let (claimed, undeliverable) = assemble_claims(deliveries, &events, &registrations);
     if !undeliverable.is_empty() {
         fail_undeliverable(s, owner, &undeliverable).await?;
     }
     Ok(claimed)
 }
 
-/// Payloads by event id; one that cannot be read is an `Err` with the reason,
-/// so that one bad row does not stop the others from being delivered.
-async fn load_payloads(
+/// Events with their payloads by id; one that cannot be read is an `Err`
+/// with the reason, so that one bad row does not stop the others from being
+/// delivered.
+async fn load_events(
     s: &PgStore,
     ids: &[&str],
-) -> Result<HashMap<String, Result<Payload, String>>> {
-    let rows = sqlx::query(
-        "SELECT event_id, method, query, headers, body FROM event_payloads \
-         WHERE event_id = ANY($1)",
-    )
+) -> Result<HashMap<String, Result<(Event, Payload), String>>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        event_columns!(),
+        ", p.method, p.query, p.headers, p.body \
+         FROM events LEFT JOIN event_payloads p ON p.event_id = events.id \
+         WHERE events.id = ANY($1)"
+    ))
     .bind(ids)
     .fetch_all(&s.pool)
     .await?;
     let mut out = HashMap::with_capacity(rows.len());
     for row in rows {
-        let event_id: String = sqlx::Row::try_get(&row, "event_id")?;
-        let payload = PayloadRow::from_row(&row)?
-            .into_payload(&event_id)
+        let event_id: String = sqlx::Row::try_get(&row, "id")?;
+        let loaded = EventRow::from_row(&row)
+            .map_err(crate::StoreError::from)
+            .and_then(Event::try_from)
+            .and_then(|event| {
+                let payload = PayloadRow::from_row(&row)?.into_payload(&event.id)?;
+                Ok((event, payload))
+            })
             .map_err(|e| e.to_string());
-        out.insert(event_id, payload);
+        out.insert(event_id, loaded);
     }
     Ok(out)
 }
@@ -144,36 +156,47 @@ async fn load_registrations(
         .collect())
 }
 
-/// Marks claimed events that can never be delivered as failed, with the
+/// Marks claimed deliveries that can never be made as failed, with the
 /// reason, instead of returning an error: an error would leave them leased,
 /// to be claimed (and fail the whole batch) again and again.
-async fn fail_undeliverable(s: &PgStore, owner: &str, events: &[(String, String)]) -> Result<()> {
-    for (id, why) in events {
-        tracing::error!(event_id = %id, reason = %why, "event cannot be delivered; marked failed");
+async fn fail_undeliverable(
+    s: &PgStore,
+    owner: &str,
+    deliveries: &[(Delivery, String)],
+) -> Result<()> {
+    for (d, why) in deliveries {
+        tracing::error!(
+            event_id = %d.event_id, delivery_id = %d.id, reason = %why,
+            "delivery cannot be made; marked failed"
+        );
     }
-    let (ids, reasons): (Vec<&str>, Vec<String>) = events
+    let (ids, reasons): (Vec<&str>, Vec<String>) = deliveries
         .iter()
-        .map(|(id, why)| (id.as_str(), format!("cannot be delivered: {why}")))
+        .map(|(d, why)| (d.id.as_str(), format!("cannot be delivered: {why}")))
         .unzip();
+    let event_ids: Vec<&str> = deliveries.iter().map(|(d, _)| d.event_id.as_str()).collect();
+    let mut tx = s.pool.begin().await?;
     sqlx::query(
-        "UPDATE events e SET status = $1, next_attempt_at = NULL, lease_owner = NULL, \
+        "UPDATE deliveries d SET status = $1, next_attempt_at = NULL, lease_owner = NULL, \
            lease_until = NULL, last_error = u.reason, updated_at = $2 \
          FROM UNNEST($3::text[], $4::text[]) AS u(id, reason) \
-         WHERE e.id = u.id AND e.lease_owner = $5",
+         WHERE d.id = u.id AND d.lease_owner = $5",
     )
-    .bind(EventStatus::Failed.as_str())
+    .bind(DeliveryStatus::Failed.as_str())
     .bind(Millis::now().0)
     .bind(ids)
     .bind(reasons)
     .bind(owner)
-    .execute(&s.pool)
+    .execute(&mut *tx)
     .await?;
+    summarize(&mut tx, &event_ids).await?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// Records the attempts, then moves each event whose lease the completion's
-/// owner still holds: two statements for the whole group, in one
-/// transaction.
+/// Records the attempts, then moves each delivery whose lease the
+/// completion's owner still holds, then rewrites their events' summary:
+/// three statements for the whole group, in one transaction.
 pub(super) async fn complete(s: &PgStore, completions: &[Completion]) -> Result<()> {
     if completions.is_empty() {
         return Ok(());
@@ -190,12 +213,12 @@ pub(super) async fn complete(s: &PgStore, completions: &[Completion]) -> Result<
     // only an event that no longer exists has nowhere to keep it. Recording
     // the same attempt twice keeps the first.
     sqlx::query(
-        "INSERT INTO attempts (id, event_id, number, started_at, duration_ms, request_url, \
-           response_status, response_excerpt, error) \
-         SELECT a.* FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], \
-             $5::bigint[], $6::text[], $7::bigint[], $8::text[], $9::text[]) \
-           AS a(id, event_id, number, started_at, duration_ms, request_url, response_status, \
-             response_excerpt, error) \
+        "INSERT INTO attempts (id, event_id, delivery_id, number, started_at, duration_ms, \
+           request_url, response_status, response_excerpt, error) \
+         SELECT a.* FROM UNNEST($1::text[], $2::text[], $10::text[], $3::bigint[], \
+             $4::bigint[], $5::bigint[], $6::text[], $7::bigint[], $8::text[], $9::text[]) \
+           AS a(id, event_id, delivery_id, number, started_at, duration_ms, request_url, \
+             response_status, response_excerpt, error) \
          WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = a.event_id) \
          ON CONFLICT (id) DO NOTHING",
     )
@@ -223,15 +246,17 @@ pub(super) async fn complete(s: &PgStore, completions: &[Completion]) -> Result<
             .map(|a| a.error.as_deref())
             .collect::<Vec<_>>(),
     )
+    .bind(attempts.iter().map(|a| a.delivery_id).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
 
-    // Fencing: only the lease holder moves the event; another node may have
-    // claimed it after our lease expired, and its outcome wins. Of several
-    // completions of one event, the first by the holder moves it (and frees
-    // the lease, which fences the rest), as if they ran one after another.
+    // Fencing: only the lease holder moves the delivery; another node may
+    // have claimed it after our lease expired, and its outcome wins. Of
+    // several completions of one delivery, the first by the holder moves it
+    // (and frees the lease, which fences the rest), as if they ran one after
+    // another.
     let moved: Vec<(String,)> = sqlx::query_as(
-        "UPDATE events e SET status = c.status, next_attempt_at = c.next_attempt_at, \
+        "UPDATE deliveries e SET status = c.status, next_attempt_at = c.next_attempt_at, \
            delivered_at = COALESCE(c.delivered_at, e.delivered_at), lease_owner = NULL, \
            lease_until = NULL, attempts = e.attempts + 1, \
            last_response_status = c.last_response_status, last_error = c.last_error, \
@@ -242,7 +267,7 @@ pub(super) async fn complete(s: &PgStore, completions: &[Completion]) -> Result<
                $7::bigint[], $8::text[]) WITH ORDINALITY \
              AS u(id, owner, status, next_attempt_at, delivered_at, last_response_status, \
                last_error, ord) \
-           JOIN events cur ON cur.id = u.id AND cur.lease_owner = u.owner \
+           JOIN deliveries cur ON cur.id = u.id AND cur.lease_owner = u.owner \
            ORDER BY u.id, u.ord) c \
          WHERE e.id = c.id AND e.lease_owner = c.owner \
          RETURNING e.id",
@@ -251,7 +276,7 @@ pub(super) async fn complete(s: &PgStore, completions: &[Completion]) -> Result<
     .bind(
         completions
             .iter()
-            .map(|c| c.attempt.event_id.as_str())
+            .map(|c| c.attempt.delivery_id.as_str())
             .collect::<Vec<_>>(),
     )
     .bind(
@@ -287,18 +312,26 @@ pub(super) async fn complete(s: &PgStore, completions: &[Completion]) -> Result<
     )
     .fetch_all(&mut *tx)
     .await?;
+    let mut event_ids: Vec<&str> = completions
+        .iter()
+        .map(|c| c.attempt.event_id.as_str())
+        .collect();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    summarize(&mut tx, &event_ids).await?;
     tx.commit().await?;
 
     if moved.len() < completions.len() {
         let moved: HashSet<String> = moved.into_iter().map(|(id,)| id).collect();
         let mut warned = HashSet::new();
         for c in completions {
-            let id = &c.attempt.event_id;
+            let id = &c.attempt.delivery_id;
             if !moved.contains(id) && warned.insert(id) {
                 tracing::warn!(
-                    event_id = %id,
+                    event_id = %c.attempt.event_id,
+                    delivery_id = %id,
                     lease_owner = %c.lease_owner,
-                    "completion under a lost lease: attempt recorded, event not moved"
+                    "completion under a lost lease: attempt recorded, delivery not moved"
                 );
             }
         }
@@ -307,26 +340,36 @@ pub(super) async fn complete(s: &PgStore, completions: &[Completion]) -> Result<
 }
 
 pub(super) async fn release_leases(s: &PgStore, owner: Option<&str>) -> Result<u64> {
-    let released = sqlx::query(
-        "UPDATE events SET lease_owner = NULL, lease_until = NULL \
-         WHERE lease_owner IS NOT NULL AND ($1::text IS NULL OR lease_owner = $1)",
+    // A delivery whose call was cut short is queued again as it was: due
+    // when it was due, its attempt count unchanged.
+    let mut tx = s.pool.begin().await?;
+    let released: Vec<(String,)> = sqlx::query_as(
+        "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL, \
+           status = CASE WHEN status = 'delivering' THEN 'pending' ELSE status END \
+         WHERE lease_owner IS NOT NULL AND ($1::text IS NULL OR lease_owner = $1) \
+         RETURNING event_id",
     )
     .bind(owner)
-    .execute(&s.pool)
-    .await?
-    .rows_affected();
-    if released > 0 {
+    .fetch_all(&mut *tx)
+    .await?;
+    let event_ids: Vec<&str> = released.iter().map(|(id,)| id.as_str()).collect();
+    if !event_ids.is_empty() {
+        summarize(&mut tx, &event_ids).await?;
+    }
+    tx.commit().await?;
+    if !released.is_empty() {
         // Claimable now rather than when the leases would have run out:
         // tell the other nodes (a node shutting down hands its work over).
         s.notifier.work_committed_now(&s.pool).await;
     }
-    Ok(released)
+    Ok(released.len() as u64)
 }
 
 pub(super) async fn next_due(s: &PgStore) -> Result<Option<Millis>> {
-    let (due,): (Option<i64>,) =
-        sqlx::query_as("SELECT MIN(next_attempt_at) FROM events WHERE next_attempt_at IS NOT NULL")
-            .fetch_one(&s.pool)
-            .await?;
+    let (due,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MIN(next_attempt_at) FROM deliveries WHERE next_attempt_at IS NOT NULL",
+    )
+    .fetch_one(&s.pool)
+    .await?;
     Ok(due.map(Millis))
 }

@@ -5,6 +5,7 @@
 use super::PgStore;
 use crate::codec::{from_doc, registration_event_key, registration_label, to_doc};
 use crate::error::OrConflict;
+use crate::rules::{RELEASE_HELD, SUMMARIZE_RELEASED};
 use crate::Result;
 use hookline_core::model::{Registration, RegistrationKey};
 use hookline_core::time::Millis;
@@ -51,21 +52,19 @@ pub(super) async fn save(s: &PgStore, regs: &[Registration]) -> Result<()> {
         })?;
 
         if reg.active && reg.receiver.is_some() {
-            // The schedule restarts for them: they never had a chance.
-            // `status = 'held'` is a literal so the partial index applies.
-            let queued = sqlx::query(
-                "UPDATE events SET status = 'received', next_attempt_at = $1, \
-                   retry_base = attempts, updated_at = $1 \
-                 WHERE registration_id = $2 AND status = 'held'",
-            )
-            .bind(now.0)
-            .bind(&reg.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let queued = sqlx::query(RELEASE_HELD)
+                .bind(now.0)
+                .bind(&reg.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if queued > 0 {
+                sqlx::query(SUMMARIZE_RELEASED)
+                    .bind(&reg.id)
+                    .execute(&mut *tx)
+                    .await?;
                 queued_any = true;
-                tracing::info!(registration_id = %reg.id, queued, "queued held events");
+                tracing::info!(registration_id = %reg.id, queued, "queued held deliveries");
             }
         }
     }

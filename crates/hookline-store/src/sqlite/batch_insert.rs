@@ -9,10 +9,10 @@
 
 use super::SqliteStore;
 use crate::batch::{first_conflict, Copies};
-use crate::codec::{event_columns, EventValues, PayloadValues};
-use crate::rules::id_tracks_time;
+use crate::codec::{delivery_columns, event_columns, DeliveryValues, EventValues, PayloadValues};
+use crate::rules::{id_tracks_time, initial_delivery};
 use crate::{Result, StoreError};
-use hookline_core::event::{Event, Payload};
+use hookline_core::event::{Delivery, Event, Payload};
 use hookline_core::time::Millis;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::{HashMap, HashSet};
@@ -87,6 +87,7 @@ async fn write(
         .iter()
         .map(|(e, p)| Ok((e.id.as_str(), PayloadValues::new(p)?)))
         .collect::<Result<Vec<_>>>()?;
+    let deliveries: Vec<Delivery> = batch.iter().filter_map(|(e, _)| initial_delivery(e)).collect();
 
     let mut qb = QueryBuilder::<Sqlite>::new("BEGIN; ");
     if breaks_id_time {
@@ -149,6 +150,33 @@ async fn write(
             ") INSERT INTO event_payloads (event_id, method, query, headers, body) \
              SELECT * FROM p WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = p.event_id); ",
         );
+    }
+    for chunk in deliveries.chunks(EVENT_CHUNK) {
+        qb.push(concat!("WITH d(", delivery_columns!(), ") AS ("));
+        qb.push_values(chunk, |mut row, d| {
+            let v = DeliveryValues::new(d);
+            row.push_bind(v.id)
+                .push_bind(v.event_id)
+                .push_bind(v.registration_id)
+                .push_bind(v.destination_id)
+                .push_bind(v.status)
+                .push_bind(v.created_at)
+                .push_bind(v.updated_at)
+                .push_bind(v.attempts)
+                .push_bind(v.retry_base)
+                .push_bind(v.next_attempt_at)
+                .push_bind(v.delivered_at)
+                .push_bind(v.last_response_status)
+                .push_bind(v.last_error);
+        });
+        // Only the deliveries of events the statements above stored: in the
+        // same commit, so storing an event costs no write of its own for
+        // its delivery.
+        qb.push(concat!(
+            ") INSERT INTO deliveries (",
+            delivery_columns!(),
+            ") SELECT * FROM d WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id); "
+        ));
     }
     qb.push("COMMIT");
 

@@ -3,11 +3,12 @@
 
 use super::SqliteStore;
 use crate::codec::{
-    attempt_columns, event_columns, parse_status, AttemptRow, EventRow, PayloadRow,
+    attempt_columns, delivery_columns, event_columns, parse_status, AttemptRow, DeliveryRow,
+    EventRow, PayloadRow,
 };
 use crate::rules::{id_window, list_limit, requeue_allowed};
-use crate::{EventFilter, Requeue, Result};
-use hookline_core::event::{Attempt, Event, Payload};
+use crate::{DeliveryRequeue, EventFilter, Requeue, Result};
+use hookline_core::event::{Attempt, Delivery, Event, Payload};
 use hookline_core::time::Millis;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Connection;
@@ -132,34 +133,133 @@ pub(super) async fn list_attempts(s: &SqliteStore, event_id: &str) -> Result<Vec
     rows.into_iter().map(Attempt::try_from).collect()
 }
 
+pub(super) async fn list_deliveries(s: &SqliteStore, event_id: &str) -> Result<Vec<Delivery>> {
+    let rows: Vec<DeliveryRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        delivery_columns!(),
+        " FROM deliveries WHERE event_id = ? ORDER BY created_at, id"
+    ))
+    .bind(event_id)
+    .fetch_all(&s.reader)
+    .await?;
+    rows.into_iter().map(Delivery::try_from).collect()
+}
+
+/// A delivery with its lease, as the replay rules need it.
+#[derive(sqlx::FromRow)]
+struct LeasedDelivery {
+    #[sqlx(flatten)]
+    delivery: DeliveryRow,
+    lease_until: Option<i64>,
+}
+
+/// Queues again those of `candidates` the replay rules allow, in `tx`, and
+/// rewrites their event's summary; returns the ids queued.
+async fn requeue_allowed_of(
+    tx: &mut sqlx::SqliteConnection,
+    event_id: &str,
+    candidates: Vec<LeasedDelivery>,
+    now: Millis,
+) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for c in candidates {
+        let lease_until = c.lease_until;
+        let d = Delivery::try_from(c.delivery)?;
+        if requeue_allowed(&d, lease_until, now) {
+            ids.push(d.id);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = ",
+    );
+    qb.push_bind(now.0)
+        .push(", retry_base = attempts, lease_owner = NULL, lease_until = NULL, updated_at = ")
+        .push_bind(now.0)
+        .push(" WHERE id IN (");
+    let mut list = qb.separated(", ");
+    for id in &ids {
+        list.push_bind(id.as_str());
+    }
+    list.push_unseparated("); ");
+    super::queue::summarize(&mut qb, &[event_id]);
+    qb.build().execute(&mut *tx).await?;
+    Ok(ids)
+}
+
 pub(super) async fn requeue(s: &SqliteStore, id: &str, now: Millis) -> Result<Requeue> {
     // Read and write on the writer in one transaction: no claim can slip in
     // between the check and the update.
     let mut conn = s.write().await?;
     let mut tx = conn.begin().await?;
-    let current: Option<(String, Option<i64>)> =
-        sqlx::query_as("SELECT status, lease_until FROM events WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((status, lease_until)) = current else {
+    let status: Option<(String,)> = sqlx::query_as("SELECT status FROM events WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((status,)) = status else {
         return Ok(Requeue::NotFound);
     };
-    if let Err(status) = requeue_allowed(parse_status(id, &status)?, lease_until, now) {
-        return Ok(Requeue::NotAllowed(status));
+    let candidates: Vec<LeasedDelivery> = sqlx::query_as(concat!(
+        "SELECT ",
+        delivery_columns!(),
+        ", lease_until FROM deliveries WHERE event_id = ?"
+    ))
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    if requeue_allowed_of(&mut tx, id, candidates, now).await?.is_empty() {
+        return Ok(Requeue::NotAllowed(parse_status(id, &status)?));
     }
     let row: EventRow = sqlx::query_as(concat!(
-        "UPDATE events SET status = 'received', next_attempt_at = ?1, retry_base = attempts, \
-           lease_owner = NULL, lease_until = NULL, updated_at = ?1 \
-         WHERE id = ?2 RETURNING ",
-        event_columns!()
+        "SELECT ",
+        event_columns!(),
+        " FROM events WHERE id = ?"
     ))
-    .bind(now.0)
     .bind(id)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(Requeue::Queued(Event::try_from(row)?))
+}
+
+pub(super) async fn requeue_delivery(
+    s: &SqliteStore,
+    id: &str,
+    now: Millis,
+) -> Result<DeliveryRequeue> {
+    let mut conn = s.write().await?;
+    let mut tx = conn.begin().await?;
+    let found: Option<LeasedDelivery> = sqlx::query_as(concat!(
+        "SELECT ",
+        delivery_columns!(),
+        ", lease_until FROM deliveries WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(found) = found else {
+        return Ok(DeliveryRequeue::NotFound);
+    };
+    let event_id = found.delivery.event_id.clone();
+    let status = Delivery::try_from(found.delivery.clone())?.status;
+    if requeue_allowed_of(&mut tx, &event_id, vec![found], now)
+        .await?
+        .is_empty()
+    {
+        return Ok(DeliveryRequeue::NotAllowed(status));
+    }
+    let row: DeliveryRow = sqlx::query_as(concat!(
+        "SELECT ",
+        delivery_columns!(),
+        " FROM deliveries WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(DeliveryRequeue::Queued(Delivery::try_from(row)?))
 }
 
 /// Deletes up to `limit` delivered or failed events last updated before

@@ -42,9 +42,9 @@ mod open;
 mod queue;
 mod registrations;
 
-use crate::{Claimed, EventFilter, Requeue, Result, Store};
+use crate::{Claimed, DeliveryRequeue, EventFilter, Requeue, Result, Store};
 use async_trait::async_trait;
-use hookline_core::event::{Attempt, Completion, Event, Payload};
+use hookline_core::event::{Attempt, Completion, Delivery, Event, Payload};
 use hookline_core::model::{
     ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey,
 };
@@ -366,6 +366,13 @@ impl Store for SqliteStore {
     }
     async fn list_attempts(&self, event_id: &str) -> Result<Vec<Attempt>> {
         events::list_attempts(self, event_id).await
+    }
+    async fn list_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>> {
+        events::list_deliveries(self, event_id).await
+    }
+    async fn requeue_delivery(&self, id: &str, now: Millis) -> Result<DeliveryRequeue> {
+        let result = events::requeue_delivery(self, id, now).await;
+        self.written(result).await
     }
     async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue> {
         self.written(events::requeue(self, id, now).await).await

@@ -108,15 +108,17 @@ fn to_u64(v: i64) -> u64 {
 }
 
 pub(super) async fn queue_stats(s: &SqliteStore) -> Result<QueueStats> {
-    // Both counts are served by partial indexes (`events_due`, `events_held`).
+    // Both counts are served by partial indexes (`deliveries_due`,
+    // `deliveries_held`); a delivery is created when its event is received.
     let (queued, oldest): (i64, Option<i64>) = sqlx::query_as(
-        "SELECT COUNT(*), MIN(received_at) FROM events WHERE next_attempt_at IS NOT NULL",
+        "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE next_attempt_at IS NOT NULL",
     )
     .fetch_one(&s.reader)
     .await?;
-    let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM events WHERE status = 'held'")
-        .fetch_one(&s.reader)
-        .await?;
+    let (held,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM deliveries WHERE status = 'held'")
+            .fetch_one(&s.reader)
+            .await?;
     Ok(QueueStats {
         queued: to_u64(queued),
         oldest_queued_received_at: oldest.map(Millis),
@@ -227,7 +229,7 @@ pub(super) async fn registration_loads(
         l.failed_attempts = to_u64(failed);
     }
     let backlog: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT registration_id, COUNT(*), MIN(received_at) FROM events \
+        "SELECT registration_id, COUNT(*), MIN(created_at) FROM deliveries \
          WHERE next_attempt_at IS NOT NULL GROUP BY registration_id",
     )
     .fetch_all(&s.reader)

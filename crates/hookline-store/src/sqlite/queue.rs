@@ -1,16 +1,22 @@
-//! The delivery queue: claiming due events under a lease, completing them
-//! (fenced by the lease owner), releasing leases, and the next due time.
+//! The delivery queue: claiming due deliveries under a lease, completing
+//! them (fenced by the lease owner), releasing leases, and the next due time.
+//! Every change to deliveries rewrites their events' summary in the same
+//! command ([`summarize`]).
 //!
-//! An event is queued iff `next_attempt_at IS NOT NULL`, and leased while
-//! `lease_until >= now`. The partial index `events_due` holds exactly the
-//! queued events, so claiming costs the same with 10 or 10 million events
-//! kept.
+//! A delivery is queued iff `next_attempt_at IS NOT NULL`, and leased while
+//! `lease_until >= now`. The partial index `deliveries_due` holds exactly the
+//! queued deliveries, so claiming costs the same with 10 or 10 million kept.
 
 use super::SqliteStore;
-use crate::codec::{attempt_columns, event_columns, from_doc, AttemptValues, EventRow};
-use crate::rules::{completion_update, CompletionUpdate};
+use crate::codec::{
+    attempt_columns, delivery_columns, event_columns, from_doc, AttemptValues, DeliveryRow,
+    EventRow, PayloadRow,
+};
+use crate::rules::{
+    assemble_claims, completion_update, CompletionUpdate, SUMMARIZE_HEAD, SUMMARIZE_TAIL,
+};
 use crate::{Claimed, Result};
-use hookline_core::event::{Completion, Event, EventStatus, Payload};
+use hookline_core::event::{Completion, Delivery, DeliveryStatus, Event, Payload};
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
 use sqlx::{Connection, FromRow, QueryBuilder, Sqlite, SqliteConnection};
@@ -18,6 +24,40 @@ use std::collections::HashMap;
 
 /// Ids per `IN (…)` list, well under SQLite's bound-parameter limit.
 const IN_CHUNK: usize = 500;
+
+/// Appends the statements that rewrite the summary of `event_ids`' events
+/// from their deliveries (see [`SUMMARIZE_HEAD`]).
+pub(super) fn summarize<'a>(qb: &mut QueryBuilder<'a, Sqlite>, event_ids: &[&'a str]) {
+    for chunk in event_ids.chunks(IN_CHUNK) {
+        qb.push(SUMMARIZE_HEAD).push("d.event_id IN (");
+        let mut list = qb.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        list.push_unseparated(")");
+        qb.push(SUMMARIZE_TAIL).push("; ");
+    }
+}
+
+/// Runs a command that begins a transaction; on failure rolls it back before
+/// anything else uses the writer, since the command stopped inside it.
+pub(super) async fn run_in_tx<'q, T>(
+    conn: &mut SqliteConnection,
+    mut qb: QueryBuilder<'q, Sqlite>,
+) -> Result<Vec<T>>
+where
+    T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    match qb.build_query_as::<T>().fetch_all(&mut *conn).await {
+        Ok(rows) => Ok(rows),
+        Err(e) => {
+            if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                tracing::debug!(error = %rollback, "rollback after a failed command");
+            }
+            Err(e.into())
+        }
+    }
+}
 
 pub(super) async fn claim_due(
     s: &SqliteStore,
@@ -31,96 +71,102 @@ pub(super) async fn claim_due(
     }
     let mut conn = s.write().await?;
     // One statement picks and leases, so two claimers can never take the
-    // same event; outside a transaction it commits on its own, before anyone
-    // calls a receiver.
-    let rows: Vec<EventRow> = sqlx::query_as(concat!(
-        "UPDATE events SET lease_owner = ?1, lease_until = ?2, status = 'delivering', \
-           updated_at = ?3 \
-         WHERE id IN (SELECT id FROM events \
-           WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?3 \
-             AND (lease_until IS NULL OR lease_until < ?3) \
-           ORDER BY next_attempt_at LIMIT ?4) \
-         RETURNING ",
-        event_columns!()
-    ))
-    .bind(owner)
-    .bind(lease_until.0)
-    .bind(now.0)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *conn)
-    .await?;
+    // same delivery; its events read `delivering` from the same commit,
+    // made before anyone calls a destination. (A claim only ever makes
+    // deliveries `delivering`, which rules the summary: no aggregate needed.)
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "BEGIN; UPDATE deliveries SET lease_owner = ",
+    );
+    qb.push_bind(owner)
+        .push(", lease_until = ")
+        .push_bind(lease_until.0)
+        .push(", status = 'delivering', updated_at = ")
+        .push_bind(now.0)
+        .push(
+            " WHERE id IN (SELECT id FROM deliveries \
+               WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ",
+        )
+        .push_bind(now.0)
+        .push(" AND (lease_until IS NULL OR lease_until < ")
+        .push_bind(now.0)
+        .push(") ORDER BY next_attempt_at LIMIT ")
+        .push_bind(i64::from(limit))
+        .push(concat!(") RETURNING ", delivery_columns!(), "; "))
+        .push("UPDATE events SET status = 'delivering', updated_at = ")
+        .push_bind(now.0)
+        .push(
+            " WHERE status <> 'delivering' AND id IN (SELECT event_id FROM deliveries \
+               WHERE lease_owner = ",
+        )
+        .push_bind(owner)
+        .push(" AND lease_until = ")
+        .push_bind(lease_until.0)
+        .push(" AND updated_at = ")
+        .push_bind(now.0)
+        .push("); COMMIT");
+    let rows: Vec<DeliveryRow> = run_in_tx(&mut conn, qb).await?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
 
-    let mut events = rows
+    let mut deliveries = rows
         .into_iter()
-        .map(Event::try_from)
+        .map(Delivery::try_from)
         .collect::<Result<Vec<_>>>()?;
     // RETURNING has no defined order.
-    events.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+    deliveries.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
 
-    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let mut payloads = load_payloads(&mut conn, &ids).await?;
-    let mut reg_ids: Vec<&str> = events.iter().map(|e| e.registration_id.as_str()).collect();
+    let mut event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    let events = load_events(&mut conn, &event_ids).await?;
+    let mut reg_ids: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d.registration_id.as_str())
+        .collect();
     reg_ids.sort_unstable();
     reg_ids.dedup();
     let registrations = load_registrations(&mut conn, &reg_ids).await?;
 
-    let mut claimed = Vec::with_capacity(events.len());
-    let mut undeliverable = Vec::new();
-    for event in events {
-        let registration = match registrations.get(&event.registration_id) {
-            Some(Ok(reg)) => reg.clone(),
-            Some(Err(why)) => {
-                undeliverable.push((event.id, why.clone()));
-                continue;
-            }
-            None => {
-                let why = format!("registration {} does not exist", event.registration_id);
-                undeliverable.push((event.id, why));
-                continue;
-            }
-        };
-        match payloads.remove(&event.id) {
-            Some(Ok(payload)) => claimed.push(Claimed {
-                event,
-                payload,
-                registration,
-                unreadable_secrets: None,
-            }),
-            Some(Err(why)) => undeliverable.push((event.id, why)),
-            None => undeliverable.push((event.id, "its payload is missing".to_owned())),
-        }
-    }
+    let (claimed, undeliverable) = assemble_claims(deliveries, &events, &registrations);
     if !undeliverable.is_empty() {
         fail_undeliverable(&mut conn, owner, &undeliverable).await?;
     }
     Ok(claimed)
 }
 
-/// Payloads by event id; one that cannot be read is an `Err` with the reason,
-/// so that one bad row does not stop the others from being delivered.
-async fn load_payloads(
+/// Events with their payloads by id; one that cannot be read is an `Err`
+/// with the reason, so that one bad row does not stop the others from being
+/// delivered.
+async fn load_events(
     conn: &mut SqliteConnection,
     ids: &[&str],
-) -> Result<HashMap<String, Result<Payload, String>>> {
+) -> Result<HashMap<String, Result<(Event, Payload), String>>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(IN_CHUNK) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT event_id, method, query, headers, body FROM event_payloads WHERE event_id IN (",
-        );
+        let mut qb = QueryBuilder::<Sqlite>::new(concat!(
+            "SELECT ",
+            event_columns!(),
+            ", p.method, p.query, p.headers, p.body \
+             FROM events LEFT JOIN event_payloads p ON p.event_id = events.id \
+             WHERE events.id IN ("
+        ));
         let mut list = qb.separated(", ");
         for id in chunk {
             list.push_bind(*id);
         }
         list.push_unseparated(")");
         for row in qb.build().fetch_all(&mut *conn).await? {
-            let event_id: String = sqlx::Row::try_get(&row, "event_id")?;
-            let payload = crate::codec::PayloadRow::from_row(&row)?
-                .into_payload(&event_id)
+            let event_id: String = sqlx::Row::try_get(&row, "id")?;
+            let loaded = EventRow::from_row(&row)
+                .map_err(crate::StoreError::from)
+                .and_then(Event::try_from)
+                .and_then(|event| {
+                    let payload = PayloadRow::from_row(&row)?.into_payload(&event.id)?;
+                    Ok((event, payload))
+                })
                 .map_err(|e| e.to_string());
-            out.insert(event_id, payload);
+            out.insert(event_id, loaded);
         }
     }
     Ok(out)
@@ -148,31 +194,38 @@ async fn load_registrations(
     Ok(out)
 }
 
-/// Marks claimed events that can never be delivered as failed, with the
+/// Marks claimed deliveries that can never be made as failed, with the
 /// reason, instead of returning an error: an error would leave them leased,
 /// to be claimed (and fail the whole batch) again and again.
 async fn fail_undeliverable(
     conn: &mut SqliteConnection,
     owner: &str,
-    events: &[(String, String)],
+    deliveries: &[(Delivery, String)],
 ) -> Result<()> {
     let now = Millis::now();
     let mut tx = conn.begin().await?;
-    for (id, why) in events {
-        tracing::error!(event_id = %id, reason = %why, "event cannot be delivered; marked failed");
+    for (d, why) in deliveries {
+        tracing::error!(
+            event_id = %d.event_id, delivery_id = %d.id, reason = %why,
+            "delivery cannot be made; marked failed"
+        );
         sqlx::query(
-            "UPDATE events SET status = ?, next_attempt_at = NULL, lease_owner = NULL, \
+            "UPDATE deliveries SET status = ?, next_attempt_at = NULL, lease_owner = NULL, \
                lease_until = NULL, last_error = ?, updated_at = ? \
              WHERE id = ? AND lease_owner = ?",
         )
-        .bind(EventStatus::Failed.as_str())
+        .bind(DeliveryStatus::Failed.as_str())
         .bind(format!("cannot be delivered: {why}"))
         .bind(now.0)
-        .bind(id)
+        .bind(&d.id)
         .bind(owner)
         .execute(&mut *tx)
         .await?;
     }
+    let ids: Vec<&str> = deliveries.iter().map(|(d, _)| d.event_id.as_str()).collect();
+    let mut qb = QueryBuilder::<Sqlite>::new("");
+    summarize(&mut qb, &ids);
+    qb.build().execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -210,6 +263,7 @@ pub(super) async fn complete(s: &SqliteStore, completions: &[Completion]) -> Res
         qb.push_values(chunk, |mut row, a| {
             row.push_bind(a.id)
                 .push_bind(a.event_id)
+                .push_bind(a.delivery_id)
                 .push_bind(a.number)
                 .push_bind(a.started_at)
                 .push_bind(a.duration_ms)
@@ -237,7 +291,7 @@ pub(super) async fn complete(s: &SqliteStore, completions: &[Completion]) -> Res
                    last_response_status, last_error) AS (",
             );
             qb.push_values(chunk, |mut row, (c, u)| {
-                row.push_bind(c.attempt.event_id.as_str())
+                row.push_bind(c.attempt.delivery_id.as_str())
                     .push_bind(c.lease_owner.as_str())
                     .push_bind(u.status.as_str())
                     .push_bind(u.next_attempt_at)
@@ -246,33 +300,27 @@ pub(super) async fn complete(s: &SqliteStore, completions: &[Completion]) -> Res
                     .push_bind(u.last_error.as_deref());
             });
             qb.push(
-                ") UPDATE events SET status = c.status, next_attempt_at = c.next_attempt_at, \
-                   delivered_at = COALESCE(c.delivered_at, events.delivered_at), \
-                   lease_owner = NULL, lease_until = NULL, attempts = events.attempts + 1, \
+                ") UPDATE deliveries SET status = c.status, next_attempt_at = c.next_attempt_at, \
+                   delivered_at = COALESCE(c.delivered_at, deliveries.delivered_at), \
+                   lease_owner = NULL, lease_until = NULL, attempts = deliveries.attempts + 1, \
                    last_response_status = c.last_response_status, last_error = c.last_error, \
                    updated_at = ",
             )
             .push_bind(now.0)
             .push(
-                " FROM c WHERE events.id = c.id AND events.lease_owner = c.owner \
-                 RETURNING events.id; ",
+                " FROM c WHERE deliveries.id = c.id AND deliveries.lease_owner = c.owner \
+                 RETURNING deliveries.id; ",
             );
         }
     }
+    let mut event_ids: Vec<&str> = completions.iter().map(|c| c.attempt.event_id.as_str()).collect();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    summarize(&mut qb, &event_ids);
     qb.push("COMMIT");
 
     let mut conn = s.write().await?;
-    let moved: Vec<(String,)> = match qb.build_query_as().fetch_all(&mut *conn).await {
-        Ok(moved) => moved,
-        Err(e) => {
-            // Stopped inside the transaction: undo it before anything else
-            // uses the writer.
-            if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
-                tracing::debug!(error = %rollback, "rollback after failed completions");
-            }
-            return Err(e.into());
-        }
-    };
+    let moved: Vec<(String,)> = run_in_tx(&mut conn, qb).await?;
     drop(conn);
     if moved.len() < completions.len() {
         let mut moved: HashMap<&str, usize> = moved.iter().fold(HashMap::new(), |mut m, (id,)| {
@@ -280,12 +328,13 @@ pub(super) async fn complete(s: &SqliteStore, completions: &[Completion]) -> Res
             m
         });
         for c in completions {
-            match moved.get_mut(c.attempt.event_id.as_str()) {
+            match moved.get_mut(c.attempt.delivery_id.as_str()) {
                 Some(n) if *n > 0 => *n -= 1,
                 _ => tracing::warn!(
                     event_id = %c.attempt.event_id,
+                    delivery_id = %c.attempt.delivery_id,
                     lease_owner = %c.lease_owner,
-                    "completion under a lost lease: attempt recorded, event not moved"
+                    "completion under a lost lease: attempt recorded, delivery not moved"
                 ),
             }
         }
@@ -293,13 +342,13 @@ pub(super) async fn complete(s: &SqliteStore, completions: &[Completion]) -> Res
     Ok(())
 }
 
-/// `completions` split so that no event appears twice in one round, keeping
-/// their order: the n-th completion of an event goes in round n.
+/// `completions` split so that no delivery appears twice in one round,
+/// keeping their order: the n-th completion of a delivery goes in round n.
 fn rounds(completions: &[Completion]) -> Vec<Vec<&Completion>> {
     let mut rounds: Vec<Vec<&Completion>> = Vec::new();
     let mut seen: HashMap<&str, usize> = HashMap::with_capacity(completions.len());
     for c in completions {
-        let n = seen.entry(c.attempt.event_id.as_str()).or_insert(0);
+        let n = seen.entry(c.attempt.delivery_id.as_str()).or_insert(0);
         if rounds.len() <= *n {
             rounds.push(Vec::new());
         }
@@ -310,25 +359,38 @@ fn rounds(completions: &[Completion]) -> Vec<Vec<&Completion>> {
 }
 
 pub(super) async fn release_leases(s: &SqliteStore, owner: Option<&str>) -> Result<u64> {
-    let q = match owner {
-        Some(owner) => sqlx::query(
-            "UPDATE events SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
-        )
-        .bind(owner),
-        None => sqlx::query(
-            "UPDATE events SET lease_owner = NULL, lease_until = NULL \
-             WHERE lease_owner IS NOT NULL",
-        ),
+    // A delivery whose call was cut short is queued again as it was: due
+    // when it was due, its attempt count unchanged.
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL, \
+           status = CASE WHEN status = 'delivering' THEN 'pending' ELSE status END \
+         WHERE lease_owner ",
+    );
+    match owner {
+        Some(owner) => qb.push("= ").push_bind(owner),
+        None => qb.push("IS NOT NULL"),
     };
-    Ok(q.execute(&mut *s.write().await?).await?.rows_affected())
+    qb.push(" RETURNING event_id");
+    let mut conn = s.write().await?;
+    let mut tx = conn.begin().await?;
+    let released: Vec<(String,)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+    let ids: Vec<&str> = released.iter().map(|(id,)| id.as_str()).collect();
+    if !ids.is_empty() {
+        let mut qb = QueryBuilder::<Sqlite>::new("");
+        summarize(&mut qb, &ids);
+        qb.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(released.len() as u64)
 }
 
 pub(super) async fn next_due(s: &SqliteStore) -> Result<Option<Millis>> {
     // On the writer, like the rest of the delivery loop's reads: one round
     // trip, no pooled connection to hand back.
-    let (due,): (Option<i64>,) =
-        sqlx::query_as("SELECT MIN(next_attempt_at) FROM events WHERE next_attempt_at IS NOT NULL")
-            .fetch_one(&mut *s.write().await?)
-            .await?;
+    let (due,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MIN(next_attempt_at) FROM deliveries WHERE next_attempt_at IS NOT NULL",
+    )
+    .fetch_one(&mut *s.write().await?)
+    .await?;
     Ok(due.map(Millis))
 }
