@@ -78,6 +78,19 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
+/// Runs the recorder's upkeep (draining histograms) every 10 s until
+/// `shutdown`, so that memory stays bounded between scrapes; started by
+/// [`crate::startup`].
+pub async fn run_upkeep(handle: PrometheusHandle, shutdown: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => handle.run_upkeep(),
+        }
+    }
+}
+
 fn describe() {
     use ::metrics::{describe_counter, describe_histogram, Unit};
     describe_counter!(

@@ -7,10 +7,8 @@ use super::events::EventView;
 use super::extract::{check_key, Authenticated, ClientIp, Json, Path, Query};
 use super::views::time;
 use super::AppState;
-use crate::config::Config;
 use crate::error::Error;
 use crate::service::monitor::{NewReplay, Percentiles};
-use crate::service::Gateway;
 use crate::service::Monitor;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -23,16 +21,15 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// What the monitoring routes share; part of [`AppState`].
+/// What the monitoring routes share; part of [`AppState`], built by
+/// [`crate::startup`] (which also starts the replay runner and the health
+/// checks of [`Self::service`]).
 pub struct MonitorState {
     pub service: Monitor,
     /// Renders this process's metrics.
@@ -44,55 +41,6 @@ pub struct MonitorState {
     /// Ends live streams on shutdown, so that graceful shutdown is not held
     /// up by connections that never finish on their own.
     pub shutdown: CancellationToken,
-}
-
-impl MonitorState {
-    pub fn new(config: &Config, gateway: Gateway, shutdown: CancellationToken) -> Self {
-        let client = hookline_delivery::client::build_client(
-            gateway.guard.clone(),
-            concat!("Hookline/", env!("CARGO_PKG_VERSION")),
-        );
-        MonitorState {
-            service: Monitor {
-                gateway,
-                replay: config.replay.clone(),
-                health: config.health.clone(),
-                client,
-                node_id: hookline_core::ids::new_id("node"),
-                replay_wake: Arc::new(Notify::new()),
-            },
-            metrics: crate::metrics::install(),
-            metrics_enabled: config.metrics.enabled,
-            metrics_require_key: config.metrics.require_key,
-            stream_poll: config.stream.poll_interval,
-            shutdown,
-        }
-    }
-
-    /// Starts the background tasks: the bulk replay runner, the health
-    /// checks, and metrics upkeep. They end when the shutdown token is
-    /// cancelled (the replay runner after freeing its leases).
-    pub fn spawn_tasks(&self) -> Vec<JoinHandle<()>> {
-        let shutdown = self.shutdown.clone();
-        let handle = self.metrics.clone();
-        let upkeep = {
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(10));
-                loop {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tick.tick() => handle.run_upkeep(),
-                    }
-                }
-            })
-        };
-        vec![
-            tokio::spawn(self.service.clone().run_replays(shutdown.clone())),
-            tokio::spawn(self.service.clone().run_health(shutdown)),
-            upkeep,
-        ]
-    }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
