@@ -19,7 +19,8 @@
 //! - [`retention`]: the sweeper that deletes old delivered and failed events.
 //! - [`clock`]: keeps this process on the database's clock (PostgreSQL).
 //! - [`telemetry`]: logging setup (text or JSON), OpenTelemetry traces (`otel`).
-//! - [`metrics`]: the Prometheus recorder, HTTP request metrics, `GET /metrics`.
+//! - [`metrics`]: the Prometheus recorder, metric names, recording functions
+//!   (the HTTP middleware and `GET /metrics` are in [`api::metrics`]).
 //! - [`dashboard`]: the embedded web dashboard at `/dashboard`.
 //! - [`error`]: the typed error every operation returns.
 //!

@@ -320,11 +320,13 @@ impl Application {
                 config.http.auth_failure_limit,
                 config.http.auth_failure_window,
             )),
+            metrics: api::metrics::MetricsEndpoint {
+                handle: metrics.clone(),
+                enabled: config.metrics.enabled,
+                require_key: config.metrics.require_key,
+            },
             monitor: Arc::new(api::monitor::MonitorState {
                 service: monitor.clone(),
-                metrics: metrics.clone(),
-                metrics_enabled: config.metrics.enabled,
-                metrics_require_key: config.metrics.require_key,
                 stream_poll: config.stream.poll_interval,
                 shutdown: shutdown.clone(),
             }),

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod key_throttle;
+pub mod metrics;
 pub mod monitor;
 pub mod presets;
 pub mod processor;
@@ -39,14 +40,16 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Failed management-key checks per client address.
     pub key_throttle: Arc<key_throttle::KeyThrottle>,
-    /// Metrics, live streams, replays and health (see [`monitor`]).
+    /// What `GET /metrics` renders (see [`metrics`]).
+    pub metrics: metrics::MetricsEndpoint,
+    /// Live streams, replays and health (see [`monitor`]).
     pub monitor: Arc<monitor::MonitorState>,
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Hookline", description = "Self-hosted webhook gateway: management API and ingest links."),
-    paths(ingest, healthz, crate::metrics::scrape),
+    paths(ingest, healthz, metrics::scrape),
     modifiers(&BearerAuth),
     tags(
         (name = "seed", description = "The calls of the original product docs"),
@@ -110,10 +113,10 @@ pub fn router(state: AppState) -> Router {
             any(ingest).layer(DefaultBodyLimit::disable()),
         )
         .route("/healthz", get(healthz))
-        .route("/metrics", get(crate::metrics::scrape))
+        .route("/metrics", get(metrics::scrape))
         .merge(crate::dashboard::router())
         .merge(api)
-        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .layer(axum::middleware::from_fn(metrics::track_http))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()

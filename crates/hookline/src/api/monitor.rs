@@ -4,7 +4,7 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::events::EventView;
-use super::extract::{check_key, Authenticated, ClientIp, Json, Path, Query};
+use super::extract::{authenticate, Authenticated, ClientIp, Json, Path, Query};
 use super::views::time;
 use super::AppState;
 use crate::error::Error;
@@ -17,7 +17,6 @@ use futures::Stream;
 use hookline_core::event::EventStatus;
 use hookline_core::time::Millis;
 use hookline_store::{EventFilter, RegistrationHealth, ReplayFilter, ReplayJob};
-use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -32,10 +31,6 @@ use utoipa_axum::routes;
 /// checks of [`Self::service`]).
 pub struct MonitorState {
     pub service: Monitor,
-    /// Renders this process's metrics.
-    pub metrics: PrometheusHandle,
-    pub metrics_enabled: bool,
-    pub metrics_require_key: bool,
     /// How often a live stream polls the database.
     pub stream_poll: Duration,
     /// Ends live streams on shutdown, so that graceful shutdown is not held
@@ -53,30 +48,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel_replay))
         .routes(routes!(list_health))
         .routes(routes!(registration_health))
-}
-
-/// Checks a management key from `Authorization: Bearer` or, for clients
-/// that cannot set headers (`EventSource`), from a `key` query parameter.
-pub async fn authenticate(
-    s: &AppState,
-    headers: &HeaderMap,
-    client: Option<std::net::IpAddr>,
-    query_key: Option<&str>,
-) -> Result<(), ApiError> {
-    let unauthorized = |m: &str| ApiError(Error::Unauthorized { message: m.into() });
-    let from_header = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let key = from_header
-        .or(query_key)
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| unauthorized("send a management key as `Authorization: Bearer <key>` (or a `key` query parameter)"))?;
-    check_key(s, client, key).await
 }
 
 fn parse_time(field: &str, v: Option<String>) -> Result<Option<Millis>, Error> {

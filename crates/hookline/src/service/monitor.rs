@@ -345,7 +345,7 @@ impl Monitor {
             match store.requeue_event(&event.id, Millis::now()).await? {
                 Requeue::Queued(_) => {
                     job.replayed += 1;
-                    ::metrics::counter!(crate::metrics::REPLAYED).increment(1);
+                    crate::metrics::record::replayed();
                     self.gateway.wake_workers();
                 }
                 Requeue::NotFound | Requeue::NotAllowed(_) => job.skipped += 1,
@@ -565,7 +565,7 @@ impl Monitor {
             )
             .await;
             let ok = matches!(&outcome, Ok(r) if r.is_success());
-            ::metrics::counter!(crate::metrics::HEALTH_NOTIFICATIONS, "kind" => kind, "outcome" => if ok { "sent" } else { "failed" }).increment(1);
+            crate::metrics::record::health_notification(kind, ok);
             match outcome {
                 Ok(r) if r.is_success() => {
                     tracing::info!(registration_id = %health.registration_id, kind, "health notification sent");
