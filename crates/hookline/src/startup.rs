@@ -15,8 +15,8 @@
 //! - the delivery worker ([`hookline_delivery::worker`]);
 //! - the wake-up forwarder: other nodes' `NOTIFY` into the worker's wake
 //!   (PostgreSQL only);
-//! - the bulk replay runner and the registration health checks
-//!   ([`crate::service::Monitor`]);
+//! - the bulk replay runner ([`crate::service::ReplayJobs::run`]);
+//! - the registration health checks ([`crate::service::HealthChecker::run`]);
 //! - metrics upkeep (the recorder's histograms, every 10 s);
 //! - the retention sweeper ([`crate::retention`]);
 //! - the clock refresh ([`crate::clock`], PostgreSQL only).
@@ -45,7 +45,7 @@ use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::ingest::{group_commit, Ingest};
 use crate::service::links::{self, LinkCache};
-use crate::service::{Gateway, Monitor};
+use crate::service::{Gateway, HealthChecker, ReplayJobs};
 use hookline_core::retry::RetrySchedule;
 use hookline_delivery::guard::OutboundGuard;
 use hookline_delivery::worker::{self, DeliveryConfig};
@@ -95,8 +95,10 @@ struct Background {
     /// Writes what ingest accepted; the other half of the state's `Writer`.
     writer: group_commit::WriterTask,
     delivery: DeliveryParts,
-    /// Runs bulk replay jobs and registration health checks.
-    monitor: Monitor,
+    /// The bulk replay runner (shares its wake with the state's handle).
+    replays: ReplayJobs,
+    /// The registration health checks.
+    health: HealthChecker,
     /// The process's metrics recorder, whose histograms need upkeep.
     metrics: PrometheusHandle,
     retention: crate::config::RetentionConfig,
@@ -128,7 +130,8 @@ impl Background {
             store,
             writer,
             delivery: d,
-            monitor,
+            replays,
+            health,
             metrics,
             retention,
         } = self;
@@ -146,14 +149,8 @@ impl Background {
         ));
         let delivery = worker::spawn(store, d.client, d.guard, d.config, d.wake, shutdown.clone());
         let monitoring = vec![
-            (
-                "replay runner",
-                tokio::spawn(monitor.clone().run_replays(shutdown.clone())),
-            ),
-            (
-                "health checks",
-                tokio::spawn(monitor.run_health(shutdown.clone())),
-            ),
+            ("replay runner", tokio::spawn(replays.run(shutdown.clone()))),
+            ("health checks", tokio::spawn(health.run(shutdown.clone()))),
             (
                 "metrics upkeep",
                 tokio::spawn(crate::metrics::run_upkeep(metrics, shutdown.clone())),
@@ -296,14 +293,17 @@ impl Application {
         // leases.
         let node_id = hookline_core::ids::new_id("node");
         let user_agent = concat!("Hookline/", env!("CARGO_PKG_VERSION"));
-        let monitor = Monitor {
+        let replays = ReplayJobs {
             gateway: gateway.clone(),
-            replay: config.replay.clone(),
-            health: config.health.clone(),
+            config: config.replay.clone(),
+            node_id: node_id.clone(),
+            wake: Arc::new(Notify::new()),
+        };
+        let health = HealthChecker {
+            gateway: gateway.clone(),
+            config: config.health.clone(),
             // Health notifications go through their own guarded client.
             client: hookline_delivery::client::build_client(guard.clone(), user_agent),
-            node_id: node_id.clone(),
-            replay_wake: Arc::new(Notify::new()),
         };
         let metrics = crate::metrics::install();
         let shutdown = CancellationToken::new();
@@ -325,11 +325,11 @@ impl Application {
                 enabled: config.metrics.enabled,
                 require_key: config.metrics.require_key,
             },
-            monitor: Arc::new(api::monitor::MonitorState {
-                service: monitor.clone(),
-                stream_poll: config.stream.poll_interval,
+            replays: replays.clone(),
+            stream: api::stream::StreamSettings {
+                poll_interval: config.stream.poll_interval,
                 shutdown: shutdown.clone(),
-            }),
+            },
         };
         let d = &config.delivery;
         let delivery = DeliveryParts {
@@ -357,7 +357,8 @@ impl Application {
                 store,
                 writer: writer_task,
                 delivery,
-                monitor,
+                replays,
+                health,
                 metrics,
                 retention: config.retention.clone(),
             },

@@ -1,24 +1,31 @@
 //! The HTTP layer: routes per resource, wire types, the one error mapping.
 //! Handlers extract state, key and validated JSON, call [`crate::service`]
 //! or [`crate::ingest`], and render the answer; nothing else happens here.
+//! No background task starts here ([`crate::startup`] starts them all), and
+//! no module outside `api/` imports this one but `startup` (which builds
+//! [`AppState`] and the router) and the binary (the OpenAPI document).
 
 pub mod apps;
 pub mod doc;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod health;
 pub mod key_throttle;
 pub mod metrics;
-pub mod monitor;
+pub mod params;
 pub mod presets;
 pub mod processor;
 pub mod products;
 pub mod registrations;
+pub mod replays;
+pub mod stats;
+pub mod stream;
 pub mod views;
 
 use crate::error::Error;
 use crate::ingest::{Inbound, Ingest};
-use crate::service::Gateway;
+use crate::service::{Gateway, ReplayJobs};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{Method, Request, StatusCode};
@@ -42,8 +49,11 @@ pub struct AppState {
     pub key_throttle: Arc<key_throttle::KeyThrottle>,
     /// What `GET /metrics` renders (see [`metrics`]).
     pub metrics: metrics::MetricsEndpoint,
-    /// Live streams, replays and health (see [`monitor`]).
-    pub monitor: Arc<monitor::MonitorState>,
+    /// Bulk replay jobs: created, listed and cancelled here, run by the
+    /// background runner that [`crate::startup`] starts.
+    pub replays: ReplayJobs,
+    /// Poll interval and shutdown of live streams (see [`stream`]).
+    pub stream: stream::StreamSettings,
 }
 
 #[derive(OpenApi)]
@@ -87,7 +97,10 @@ fn build_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(processor::router())
         .merge(registrations::router())
         .merge(events::router())
-        .merge(monitor::router())
+        .merge(stats::router())
+        .merge(stream::router())
+        .merge(replays::router())
+        .merge(health::router())
         .merge(presets::router())
         .split_for_parts();
     doc::add_shared_responses(&mut doc);
