@@ -1,5 +1,5 @@
 //! The name and help text of every metric Hookline exports. Recorded series
-//! are described to the recorder once ([`describe`]); the gauges read from
+//! are described to the recorder once (`describe`); the gauges read from
 //! the store on each scrape are written with their help text by the
 //! `/metrics` handler (`crate::api::metrics`).
 
