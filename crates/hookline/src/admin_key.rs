@@ -1,18 +1,26 @@
 //! The bootstrap management key: `HOOKLINE_ADMIN_KEY` when set; otherwise
 //! generated on first start, printed once, and saved with mode 0600 as
-//! `<data_dir>/admin.key` for later starts. Only its hash is in the database.
+//! `<data_dir>/admin.key` for later starts. Only its hash is in the database
+//! ([`hash_key`], the one way every management key is stored and checked).
 
-use crate::api::extract::hash_key;
 use hookline_core::ids::new_id;
 use hookline_core::model::ApiKey;
 use hookline_core::time::Millis;
 use hookline_store::{Store, StoreError};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
 
 const FILE: &str = "admin.key";
+
+/// How every management key is stored and looked up: the hex SHA-256 of
+/// the key. A key is long and random, so a fast hash is enough and the
+/// lookup is by equality.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Origin {

@@ -1,20 +1,60 @@
 //! Builds the application from a [`Config`] and runs it. Tests call
 //! [`Application::build`] with port 0 and their own data dir or database,
 //! exactly as `hookline serve` does.
+//!
+//! This is the one place where a node's work starts. [`Application::build`]
+//! opens the store, binds the listener and builds the state the HTTP layer
+//! serves from ([`AppState`]) together with every background task, none of
+//! them running yet; [`Application::run_until_stopped`] starts them all
+//! (`Background::start`), serves HTTP, and drains. The HTTP layer
+//! ([`crate::api`], [`crate::http_server`]) only serves: it starts no
+//! long-lived task (a connection's task and a request's work end with them).
+//!
+//! # Background tasks
+//! - the ingest writer ([`group_commit`]): writes accepted events in batches;
+//! - the delivery worker ([`hookline_delivery::worker`]);
+//! - the wake-up forwarder: other nodes' `NOTIFY` into the worker's wake
+//!   (PostgreSQL only);
+//! - the bulk replay runner ([`crate::service::ReplayJobs::run`]);
+//! - the registration health checks ([`crate::service::HealthChecker::run`]);
+//! - metrics upkeep (the recorder's histograms, every 10 s);
+//! - the retention sweeper ([`crate::retention`]);
+//! - the clock refresh ([`crate::clock`], PostgreSQL only).
+//!
+//! # Shutdown
+//! One [`CancellationToken`] stops everything. Every task sees it at once;
+//! `run_until_stopped` then waits for them in this order, so that what is
+//! accepted is written and what is leased is handed back before it returns:
+//! 1. HTTP: the listener closes, live event streams end, requests in flight
+//!    finish; `serve` returns once every connection is gone and drops the
+//!    router, and with it every handle of the ingest writer.
+//! 2. The ingest writer writes what was accepted and stops (it ends when its
+//!    last handle is dropped, not on the token, so nothing acknowledged is
+//!    lost).
+//! 3. The delivery worker stops claiming, lets deliveries in flight finish
+//!    within `delivery.shutdown_grace` (aborting the rest, which are
+//!    delivered again later), records their results and releases the leases
+//!    it still holds.
+//! 4. The replay runner frees its job leases (so a restart on any node
+//!    resumes them at once); the health checks and metrics upkeep stop.
+//! 5. The retention sweeper, the wake-up forwarder and the clock refresh
+//!    stop (they hold no work).
 
 use crate::admin_key::{self, Origin};
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::ingest::{group_commit, Ingest};
 use crate::service::links::{self, LinkCache};
-use crate::service::Gateway;
+use crate::service::{Gateway, HealthChecker, ReplayJobs};
 use hookline_core::retry::RetrySchedule;
 use hookline_delivery::guard::OutboundGuard;
 use hookline_delivery::worker::{self, DeliveryConfig};
 use hookline_store::sealed::KeyCheck;
 use hookline_store::{ConnectOptions, DynStore, SealedStore};
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,20 +81,108 @@ pub struct Application {
     admin_key: String,
     admin_key_origin: Origin,
     state: AppState,
-    writer: tokio::task::JoinHandle<()>,
-    delivery: DeliveryParts,
-    retention: crate::config::RetentionConfig,
+    /// Built with the state, started by [`Application::run_until_stopped`].
+    background: Background,
     http_limits: crate::http_server::Limits,
-    /// Cancelled on SIGTERM (or by a test): stops HTTP and the workers.
+    /// Cancelled on SIGTERM (or by a test): stops HTTP and every task.
     shutdown: CancellationToken,
 }
 
-struct DeliveryParts {
+/// Every long-lived task of a node, built (not running) by
+/// [`Application::build`] and started together by [`Background::start`].
+struct Background {
     store: DynStore,
+    /// Writes what ingest accepted; the other half of the state's `Writer`.
+    writer: group_commit::WriterTask,
+    delivery: DeliveryParts,
+    /// The bulk replay runner (shares its wake with the state's handle).
+    replays: ReplayJobs,
+    /// The registration health checks.
+    health: HealthChecker,
+    /// The process's metrics recorder, whose histograms need upkeep.
+    metrics: PrometheusHandle,
+    retention: crate::config::RetentionConfig,
+}
+
+struct DeliveryParts {
     client: reqwest::Client,
     guard: Arc<OutboundGuard>,
     config: DeliveryConfig,
     wake: Arc<Notify>,
+}
+
+/// The started tasks, in the order [`Running::drain`] waits for them (see
+/// the module docs, "Shutdown").
+struct Running {
+    writer: JoinHandle<()>,
+    delivery: JoinHandle<()>,
+    /// The replay runner, health checks and metrics upkeep.
+    monitoring: Vec<(&'static str, JoinHandle<()>)>,
+    /// Retention, the wake-up forwarder and the clock refresh.
+    housekeeping: Vec<(&'static str, JoinHandle<()>)>,
+}
+
+impl Background {
+    /// Starts every background task; each ends with `shutdown` (the ingest
+    /// writer once its last handle is dropped).
+    fn start(self, shutdown: &CancellationToken) -> Running {
+        let Background {
+            store,
+            writer,
+            delivery: d,
+            replays,
+            health,
+            metrics,
+            retention,
+        } = self;
+        let writer = tokio::spawn(writer.run());
+        let mut housekeeping = Vec::new();
+        if let Some(task) = forward_work_notifications(&store, d.wake.clone(), shutdown.clone()) {
+            housekeeping.push(("wake-up forwarder", task));
+        }
+        if let Some(task) = crate::retention::spawn(store.clone(), retention, shutdown.clone()) {
+            housekeeping.push(("retention", task));
+        }
+        housekeeping.push((
+            "clock refresh",
+            crate::clock::spawn(store.clone(), shutdown.clone()),
+        ));
+        let delivery = worker::spawn(store, d.client, d.guard, d.config, d.wake, shutdown.clone());
+        let monitoring = vec![
+            ("replay runner", tokio::spawn(replays.run(shutdown.clone()))),
+            ("health checks", tokio::spawn(health.run(shutdown.clone()))),
+            (
+                "metrics upkeep",
+                tokio::spawn(crate::metrics::run_upkeep(metrics, shutdown.clone())),
+            ),
+        ];
+        Running {
+            writer,
+            delivery,
+            monitoring,
+            housekeeping,
+        }
+    }
+}
+
+impl Running {
+    /// Waits for every task, in the documented order. Call it once HTTP has
+    /// stopped and the token is cancelled.
+    async fn drain(self) {
+        // The router (and with it every writer handle) is gone: the writer
+        // drains what was accepted and stops.
+        joined("ingest writer", self.writer).await;
+        joined("delivery worker", self.delivery).await;
+        for (name, task) in self.monitoring.into_iter().chain(self.housekeeping) {
+            joined(name, task).await;
+        }
+    }
+}
+
+async fn joined(name: &str, task: JoinHandle<()>) {
+    if let Err(e) = task.await {
+        tracing::error!(task = name, error = %e, "a background task panicked");
+    }
 }
 
 /// Opens the configured database (creating the data dir for SQLite), with
@@ -155,17 +283,30 @@ impl Application {
             links: Arc::new(LinkCache::new(link_ttl(&config))),
         };
         let write_health = Arc::new(crate::ingest::write_health::WriteHealth::default());
-        let (writer_handle, writer) = {
-            let (w, h) = group_commit::Writer::spawn(
-                store.clone(),
-                config.ingest.batch_max,
-                config.providers.dedup_window,
-                write_health.clone(),
-            );
-            (h, w)
+        let (writer, writer_task) = group_commit::Writer::new(
+            store.clone(),
+            config.ingest.batch_max,
+            config.providers.dedup_window,
+            write_health.clone(),
+        );
+        // One id names this node as the holder of its event and replay job
+        // leases.
+        let node_id = hookline_core::ids::new_id("node");
+        let user_agent = concat!("Hookline/", env!("CARGO_PKG_VERSION"));
+        let replays = ReplayJobs {
+            gateway: gateway.clone(),
+            config: config.replay.clone(),
+            node_id: node_id.clone(),
+            wake: Arc::new(Notify::new()),
         };
+        let health = HealthChecker {
+            gateway: gateway.clone(),
+            config: config.health.clone(),
+            // Health notifications go through their own guarded client.
+            client: hookline_delivery::client::build_client(guard.clone(), user_agent),
+        };
+        let metrics = crate::metrics::install();
         let shutdown = CancellationToken::new();
-        let monitor = api::monitor::MonitorState::new(&config, gateway.clone(), shutdown.clone());
         let state = AppState {
             ingest: Arc::new(Ingest::new(
                 gateway.clone(),
@@ -179,18 +320,23 @@ impl Application {
                 config.http.auth_failure_limit,
                 config.http.auth_failure_window,
             )),
-            monitor: Arc::new(monitor),
+            metrics: api::metrics::MetricsEndpoint {
+                handle: metrics.clone(),
+                enabled: config.metrics.enabled,
+                require_key: config.metrics.require_key,
+            },
+            replays: replays.clone(),
+            stream: api::stream::StreamSettings {
+                poll_interval: config.stream.poll_interval,
+                shutdown: shutdown.clone(),
+            },
         };
         let d = &config.delivery;
         let delivery = DeliveryParts {
-            store,
-            client: hookline_delivery::client::build_client(
-                guard.clone(),
-                concat!("Hookline/", env!("CARGO_PKG_VERSION")),
-            ),
+            client: hookline_delivery::client::build_client(guard.clone(), user_agent),
             guard,
             config: DeliveryConfig {
-                node_id: hookline_core::ids::new_id("node"),
+                node_id,
                 concurrency: d.concurrency,
                 batch: d.batch,
                 lease: d.lease(),
@@ -207,9 +353,15 @@ impl Application {
             admin_key,
             admin_key_origin,
             state,
-            writer: writer_handle,
-            delivery,
-            retention: config.retention.clone(),
+            background: Background {
+                store,
+                writer: writer_task,
+                delivery,
+                replays,
+                health,
+                metrics,
+                retention: config.retention.clone(),
+            },
             http_limits: (&config.http).into(),
             shutdown,
         })
@@ -237,25 +389,12 @@ impl Application {
         self.shutdown.clone()
     }
 
-    /// Serves HTTP and runs the delivery worker until the shutdown token is
-    /// cancelled; then stops taking requests, lets in-flight deliveries
-    /// finish, and flushes the ingest writer.
+    /// Starts every background task and serves HTTP until the shutdown
+    /// token is cancelled; then stops taking requests and drains in the
+    /// order the module docs give (in-flight requests, the ingest writer,
+    /// in-flight deliveries, replay leases).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let d = self.delivery;
-        let remote_wake =
-            forward_work_notifications(&d.store, d.wake.clone(), self.shutdown.clone());
-        let retention =
-            crate::retention::spawn(d.store.clone(), self.retention, self.shutdown.clone());
-        let clock = crate::clock::spawn(d.store.clone(), self.shutdown.clone());
-        let worker = worker::spawn(
-            d.store,
-            d.client,
-            d.guard,
-            d.config,
-            d.wake,
-            self.shutdown.clone(),
-        );
-        let monitor_tasks = self.state.monitor.spawn_tasks();
+        let running = self.background.start(&self.shutdown);
         let router = api::router(self.state);
         tracing::info!(port = self.port, "hookline is listening");
         let served = crate::http_server::serve(
@@ -265,16 +404,7 @@ impl Application {
             self.shutdown.clone(),
         )
         .await;
-        // The router (and with it every writer handle) is gone: the writer
-        // drains what was accepted and stops.
-        let _ = self.writer.await;
-        let _ = worker.await;
-        for task in monitor_tasks {
-            let _ = task.await;
-        }
-        for task in [retention, remote_wake, Some(clock)].into_iter().flatten() {
-            let _ = task.await;
-        }
+        running.drain().await;
         tracing::info!("hookline stopped");
         served
     }

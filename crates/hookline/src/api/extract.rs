@@ -3,10 +3,11 @@
 
 use super::error::ApiError;
 use super::AppState;
+use crate::admin_key::hash_key;
 use crate::error::Error;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
-use sha2::{Digest, Sha256};
+use axum::http::HeaderMap;
 use std::net::{IpAddr, SocketAddr};
 
 #[derive(FromRequest)]
@@ -29,12 +30,6 @@ pub struct Query<T>(pub T);
 
 /// Proof that the request carried a valid management key.
 pub struct Authenticated;
-
-/// Keys are stored as the hex SHA-256 of the key; a key is long and random,
-/// so a fast hash is enough and the lookup is by equality.
-pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
-}
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
@@ -115,4 +110,28 @@ pub async fn check_key(
             }))
         }
     }
+}
+
+/// Checks a management key from `Authorization: Bearer` or, for clients
+/// that cannot set headers (`EventSource`), from a `key` query parameter.
+pub async fn authenticate(
+    s: &AppState,
+    headers: &HeaderMap,
+    client: Option<std::net::IpAddr>,
+    query_key: Option<&str>,
+) -> Result<(), ApiError> {
+    let unauthorized = |m: &str| ApiError(Error::Unauthorized { message: m.into() });
+    let from_header = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let key = from_header
+        .or(query_key)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| unauthorized("send a management key as `Authorization: Bearer <key>` (or a `key` query parameter)"))?;
+    check_key(s, client, key).await
 }

@@ -1,23 +1,31 @@
 //! The HTTP layer: routes per resource, wire types, the one error mapping.
 //! Handlers extract state, key and validated JSON, call [`crate::service`]
 //! or [`crate::ingest`], and render the answer; nothing else happens here.
+//! No background task starts here ([`crate::startup`] starts them all), and
+//! no module outside `api/` imports this one but `startup` (which builds
+//! [`AppState`] and the router) and the binary (the OpenAPI document).
 
 pub mod apps;
 pub mod doc;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod health;
 pub mod key_throttle;
-pub mod monitor;
+pub mod metrics;
+pub mod params;
 pub mod presets;
 pub mod processor;
 pub mod products;
 pub mod registrations;
+pub mod replays;
+pub mod stats;
+pub mod stream;
 pub mod views;
 
 use crate::error::Error;
 use crate::ingest::{Inbound, Ingest};
-use crate::service::Gateway;
+use crate::service::{Gateway, ReplayJobs};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{Method, Request, StatusCode};
@@ -39,14 +47,19 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Failed management-key checks per client address.
     pub key_throttle: Arc<key_throttle::KeyThrottle>,
-    /// Metrics, live streams, replays and health (see [`monitor`]).
-    pub monitor: Arc<monitor::MonitorState>,
+    /// What `GET /metrics` renders (see [`metrics`]).
+    pub metrics: metrics::MetricsEndpoint,
+    /// Bulk replay jobs: created, listed and cancelled here, run by the
+    /// background runner that [`crate::startup`] starts.
+    pub replays: ReplayJobs,
+    /// Poll interval and shutdown of live streams (see [`stream`]).
+    pub stream: stream::StreamSettings,
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Hookline", description = "Self-hosted webhook gateway: management API and ingest links."),
-    paths(ingest, healthz, crate::metrics::scrape),
+    paths(ingest, healthz, metrics::scrape),
     modifiers(&BearerAuth),
     tags(
         (name = "seed", description = "The calls of the original product docs"),
@@ -84,7 +97,10 @@ fn build_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(processor::router())
         .merge(registrations::router())
         .merge(events::router())
-        .merge(monitor::router())
+        .merge(stats::router())
+        .merge(stream::router())
+        .merge(replays::router())
+        .merge(health::router())
         .merge(presets::router())
         .split_for_parts();
     doc::add_shared_responses(&mut doc);
@@ -110,10 +126,10 @@ pub fn router(state: AppState) -> Router {
             any(ingest).layer(DefaultBodyLimit::disable()),
         )
         .route("/healthz", get(healthz))
-        .route("/metrics", get(crate::metrics::scrape))
+        .route("/metrics", get(metrics::scrape))
         .merge(crate::dashboard::router())
         .merge(api)
-        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .layer(axum::middleware::from_fn(metrics::track_http))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()

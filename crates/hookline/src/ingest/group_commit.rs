@@ -49,23 +49,54 @@ pub struct Writer {
     tx: mpsc::Sender<Job>,
 }
 
+/// The task that writes the batches, made by [`Writer::new`] and started
+/// by [`crate::startup`] with [`WriterTask::run`].
+pub struct WriterTask {
+    store: DynStore,
+    rx: mpsc::Receiver<Job>,
+    batch_max: usize,
+    dedup_window: Duration,
+    health: Arc<WriteHealth>,
+}
+
+impl WriterTask {
+    /// Writes batches until every [`Writer`] is dropped and the queue is
+    /// drained, so shutdown loses nothing already accepted.
+    pub async fn run(self) {
+        run(
+            self.store,
+            self.rx,
+            self.batch_max,
+            self.dedup_window,
+            self.health,
+        )
+        .await
+    }
+}
+
 impl Writer {
-    /// Starts the writer task. It ends once every `Writer` is dropped and
-    /// the queue is drained, so shutdown loses nothing already accepted.
-    /// Events whose provider event id was received within `dedup_window` before
-    /// are left out (`Duration::ZERO`: none are). Each batch's outcome is
-    /// recorded in `health`.
-    pub fn spawn(
+    /// The handle requests write through, and the task that writes (not
+    /// started: the caller runs [`WriterTask::run`]). Events whose provider
+    /// event id was received within `dedup_window` before are left out
+    /// (`Duration::ZERO`: none are). Each batch's outcome is recorded in
+    /// `health`.
+    pub fn new(
         store: DynStore,
         batch_max: usize,
         dedup_window: Duration,
         health: Arc<WriteHealth>,
-    ) -> (Writer, tokio::task::JoinHandle<()>) {
+    ) -> (Writer, WriterTask) {
         // Bounded so that a stalled database pushes back on ingest instead
         // of growing memory without limit.
         let (tx, rx) = mpsc::channel(batch_max * 4);
-        let handle = tokio::spawn(run(store, rx, batch_max, dedup_window, health));
-        (Writer { tx }, handle)
+        let task = WriterTask {
+            store,
+            rx,
+            batch_max,
+            dedup_window,
+            health,
+        };
+        (Writer { tx }, task)
     }
 
     /// Returns once the event is durably committed, or found to be a

@@ -144,8 +144,8 @@ impl Ingest {
         };
         if let Err(e) = &checked {
             if let Err(retry_after) = self.rejected.admit(link, inbound.peer) {
-                crate::metrics::ingested(reg, EventStatus::Rejected);
-                crate::metrics::rejected_unstored(reg);
+                crate::metrics::record::ingested(reg, EventStatus::Rejected);
+                crate::metrics::record::rejected_unstored(reg);
                 return Err(Error::TooManyRejected {
                     message: format!(
                         "{scheme} verification failed: {e}; too many rejected calls from this address \
@@ -224,7 +224,7 @@ impl Ingest {
                 challenge,
             });
         }
-        crate::metrics::ingested(reg, status);
+        crate::metrics::record::ingested(reg, status);
 
         if let Err(e) = checked {
             return Err(Error::Verification {

@@ -1,20 +1,29 @@
 //! The operations behind the API, in plain Rust: validation against the
-//! stored model, the seed flows (`enable`, links, `disable`), event queries.
+//! stored model, the seed flows (`enable`, links, `disable`), event queries,
+//! traffic statistics, the live stream's polling, bulk replay jobs and
+//! registration health. The long-lived parts ([`ReplayJobs::run`],
+//! [`HealthChecker::run`]) are started by [`crate::startup`], never here.
 //! No HTTP types here; the [`crate::api`] layer parses wire JSON into the
 //! inputs below and renders what comes back.
 
 mod catalog;
 mod events;
+pub mod health;
 pub mod links;
-pub mod monitor;
 mod presets;
 mod registry;
+pub mod replay_jobs;
+pub mod stats;
+pub mod stream;
 
 pub use catalog::{AppPatch, ConnectionInput, NewApp, NewProduct, NewWebhook, ProductPatch};
 pub use events::EventDetail;
-pub use monitor::Monitor;
+pub use health::HealthChecker;
 pub use presets::PresetApp;
 pub use registry::{EnableEnv, EnableInput, LinkInput, RegistrationPatch};
+pub use replay_jobs::{NewReplay, ReplayJobs};
+pub use stats::{Percentiles, Stats};
+pub use stream::EventWatch;
 
 use crate::error::{Error, Result};
 use hookline_core::model::Receiver;
