@@ -255,8 +255,9 @@ async fn run(
             let span = tracing::info_span!(
                 "delivery",
                 event_id = %item.event.id,
+                delivery_id = %item.delivery.id,
                 registration_id = %item.registration.id,
-                attempt = item.event.attempts + 1,
+                attempt = item.delivery.attempts + 1,
             );
             let shared = shared.clone();
             let done = done_tx.clone();
@@ -400,11 +401,11 @@ async fn write_results(
     }
 }
 
-/// Makes one attempt for a claimed event and decides what happens next.
+/// Makes one attempt for a claimed delivery and decides what happens next.
 async fn deliver(shared: &Shared, claimed: &Claimed) -> Completion {
     let event = &claimed.event;
     let reg = &claimed.registration;
-    let number = event.attempts + 1;
+    let number = claimed.delivery.attempts + 1;
     let started_at = Millis::now();
     let clock = Instant::now();
 
@@ -485,6 +486,7 @@ async fn deliver(shared: &Shared, claimed: &Claimed) -> Completion {
         attempt: Attempt {
             id: hookline_core::ids::new_id("att"),
             event_id: event.id.clone(),
+            delivery_id: claimed.delivery.id.clone(),
             number,
             started_at,
             duration_ms,
@@ -502,7 +504,8 @@ async fn deliver(shared: &Shared, claimed: &Claimed) -> Completion {
 fn retry_or_fail(shared: &Shared, claimed: &Claimed, retry_after: Option<Duration>) -> NextStep {
     let reg = &claimed.registration;
     let schedule = reg.retry_schedule.as_ref().unwrap_or(&shared.schedule);
-    let failed_in_cycle = (claimed.event.attempts + 1).saturating_sub(claimed.event.retry_base);
+    let d = &claimed.delivery;
+    let failed_in_cycle = (d.attempts + 1).saturating_sub(d.retry_base);
     match schedule.next_delay(failed_in_cycle, retry_after, &mut rand::thread_rng()) {
         Some(delay) => NextStep::RetryAt(Millis::now() + delay),
         None => NextStep::Failed,
@@ -538,12 +541,24 @@ fn unreadable(shared: &Shared, claimed: &Claimed, started_at: Millis, why: &str)
     let next = retry_or_fail(shared, claimed, None);
     log_outcome(&next, &error, 0);
     record_metrics(claimed, &next, 0);
+    no_call_completion(shared, claimed, started_at, error, next)
+}
+
+/// The completion of an attempt that made no call (nothing was sent).
+fn no_call_completion(
+    shared: &Shared,
+    claimed: &Claimed,
+    started_at: Millis,
+    error: Option<AttemptError>,
+    next: NextStep,
+) -> Completion {
     Completion {
         lease_owner: shared.node_id.clone(),
         attempt: Attempt {
             id: hookline_core::ids::new_id("att"),
             event_id: claimed.event.id.clone(),
-            number: claimed.event.attempts + 1,
+            delivery_id: claimed.delivery.id.clone(),
+            number: claimed.delivery.attempts + 1,
             started_at,
             duration_ms: 0,
             request_url: String::new(),
@@ -562,26 +577,12 @@ fn unreadable(shared: &Shared, claimed: &Claimed, started_at: Millis, why: &str)
 /// one that made no call, which also tells monitoring why the event waits.
 fn held(shared: &Shared, claimed: &Claimed, started_at: Millis) -> Completion {
     tracing::info!("registration has no active receiver; holding the event");
-    Completion {
-        lease_owner: shared.node_id.clone(),
-        attempt: Attempt {
-            id: hookline_core::ids::new_id("att"),
-            event_id: claimed.event.id.clone(),
-            number: claimed.event.attempts + 1,
-            started_at,
-            duration_ms: 0,
-            request_url: String::new(),
-            response_status: None,
-            response_excerpt: None,
-            error: Some(AttemptError {
-                kind: ErrorKind::Request,
-                message:
-                    "the registration has no active receiver; the event is held until one is set"
-                        .into(),
-            }),
-        },
-        next: NextStep::Held,
-    }
+    let error = Some(AttemptError {
+        kind: ErrorKind::Request,
+        message: "the registration has no active receiver; the event is held until one is set"
+            .into(),
+    });
+    no_call_completion(shared, claimed, started_at, error, NextStep::Held)
 }
 
 fn status_error(r: &Response) -> AttemptError {

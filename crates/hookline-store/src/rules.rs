@@ -27,8 +27,11 @@ pub fn primary_delivery_id(event_id: &str) -> String {
 pub(crate) fn initial_delivery(e: &Event) -> Option<Delivery> {
     let status = match e.status {
         EventStatus::Rejected => return None,
-        // Nobody holds a lease on what is only now stored.
-        EventStatus::Received | EventStatus::Delivering => DeliveryStatus::Pending,
+        EventStatus::Received => DeliveryStatus::Pending,
+        // Nobody holds a lease on what is only now stored: waiting for a
+        // retry, or a claim whose worker is gone.
+        EventStatus::Delivering if e.attempts > e.retry_base => DeliveryStatus::Pending,
+        EventStatus::Delivering => DeliveryStatus::Delivering,
         EventStatus::Delivered => DeliveryStatus::Delivered,
         EventStatus::Failed => DeliveryStatus::Failed,
         EventStatus::Held => DeliveryStatus::Held,

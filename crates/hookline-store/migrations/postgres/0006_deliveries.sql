@@ -32,7 +32,8 @@ SELECT CASE WHEN id LIKE 'evt\_%' THEN 'dlv_' || substr(id, 5) ELSE 'dlv_' || id
             THEN 'dst_' || substr(registration_id, 5) ELSE 'dst_' || registration_id END,
        CASE status
             WHEN 'received' THEN 'pending'
-            WHEN 'delivering' THEN CASE WHEN lease_owner IS NULL THEN 'pending' ELSE 'delivering' END
+            WHEN 'delivering' THEN CASE WHEN lease_owner IS NULL AND attempts > retry_base
+                                        THEN 'pending' ELSE 'delivering' END
             ELSE status END,
        received_at, updated_at, attempts, retry_base, next_attempt_at, lease_owner, lease_until,
        delivered_at, last_response_status, last_error

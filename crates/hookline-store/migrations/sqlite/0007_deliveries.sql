@@ -30,7 +30,8 @@ CREATE TABLE deliveries (
 
 -- Every delivery of the events stored so far: one per event that was not
 -- rejected, in the state the event was in. An event `delivering` without a
--- live lease was waiting for a retry: its delivery is `pending`.
+-- lease after a failed attempt was waiting for a retry: its delivery is
+-- `pending`.
 INSERT INTO deliveries (id, event_id, registration_id, destination_id, status, created_at,
                         updated_at, attempts, retry_base, next_attempt_at, lease_owner,
                         lease_until, delivered_at, last_response_status, last_error)
@@ -41,7 +42,8 @@ SELECT CASE WHEN id LIKE 'evt\_%' ESCAPE '\' THEN 'dlv_' || substr(id, 5) ELSE '
             THEN 'dst_' || substr(registration_id, 5) ELSE 'dst_' || registration_id END,
        CASE status
             WHEN 'received' THEN 'pending'
-            WHEN 'delivering' THEN CASE WHEN lease_owner IS NULL THEN 'pending' ELSE 'delivering' END
+            WHEN 'delivering' THEN CASE WHEN lease_owner IS NULL AND attempts > retry_base
+                                        THEN 'pending' ELSE 'delivering' END
             ELSE status END,
        received_at, updated_at, attempts, retry_base, next_attempt_at, lease_owner, lease_until,
        delivered_at, last_response_status, last_error

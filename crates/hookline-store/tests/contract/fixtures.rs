@@ -216,6 +216,8 @@ pub fn attempt(event_id: &str, number: u32, started_at: Millis, status: u16) -> 
     Attempt {
         id: new_id("att"),
         event_id: event_id.into(),
+        // Each event has one delivery, to its registration's receiver.
+        delivery_id: hookline_store::rules::primary_delivery_id(event_id),
         number,
         started_at,
         duration_ms: 120,

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
-use hookline_core::event::{Attempt, Event, EventStatus};
+use hookline_core::event::{Attempt, Delivery, Event, EventStatus};
 use hookline_core::time::Millis;
 use hookline_store::EventFilter;
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_events))
         .routes(routes!(get_event))
         .routes(routes!(replay_event))
+        .routes(routes!(replay_delivery))
 }
 
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -208,6 +209,9 @@ pub struct RequestView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AttemptView {
     pub id: String,
+    /// The delivery it was made for.
+    pub delivery_id: String,
+    /// 1-based, over its delivery's life.
     pub number: u32,
     pub started_at: String,
     pub duration_ms: u64,
@@ -224,6 +228,7 @@ impl From<Attempt> for AttemptView {
     fn from(a: Attempt) -> Self {
         AttemptView {
             id: a.id,
+            delivery_id: a.delivery_id,
             number: a.number,
             started_at: time(a.started_at),
             duration_ms: a.duration_ms,
@@ -241,15 +246,65 @@ impl From<Attempt> for AttemptView {
     }
 }
 
+/// The event on its way to one destination.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub event_id: String,
+    pub destination_id: String,
+    /// `pending` (queued: due now or waiting for a retry at
+    /// `next_attempt_at`), `delivering` (a call is in flight), `delivered`,
+    /// `failed` (retries exhausted), `held` (no receiver yet), `filtered`,
+    /// `paused`.
+    pub status: String,
+    /// This delivery's attempts, first to last.
+    pub attempts: Vec<AttemptView>,
+    /// When the next attempt is due; `null` when none is queued.
+    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub last_response_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl DeliveryView {
+    /// `d` with its attempts, picked from all of its event's.
+    fn new(d: Delivery, attempts: &[Attempt]) -> Self {
+        DeliveryView {
+            attempts: attempts
+                .iter()
+                .filter(|a| a.delivery_id == d.id)
+                .cloned()
+                .map(Into::into)
+                .collect(),
+            status: d.status.as_str().to_owned(),
+            next_attempt_at: d.next_attempt_at.map(time),
+            delivered_at: d.delivered_at.map(time),
+            last_response_status: d.last_response_status,
+            last_error: d.last_error,
+            created_at: time(d.created_at),
+            updated_at: time(d.updated_at),
+            id: d.id,
+            event_id: d.event_id,
+            destination_id: d.destination_id,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventDetailView {
     #[serde(flatten)]
     pub event: EventView,
     pub request: RequestView,
+    /// Every attempt of every delivery, first to last.
     pub attempt_log: Vec<AttemptView>,
+    /// One per destination (today: the registration's receiver); none for a
+    /// rejected event.
+    pub deliveries: Vec<DeliveryView>,
 }
 
-/// Read one event with its request and every delivery attempt.
+/// Read one event with its request, its deliveries and every attempt.
 #[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", params(("id" = String, Path, description = "Event id")),
     responses((status = 200, body = EventDetailView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 async fn get_event(
@@ -281,11 +336,16 @@ async fn get_event(
             body_base64,
             body_size,
         },
+        deliveries: d
+            .deliveries
+            .into_iter()
+            .map(|dl| DeliveryView::new(dl, &d.attempts))
+            .collect(),
         attempt_log: d.attempts.into_iter().map(Into::into).collect(),
     }))
 }
 
-/// Queue an event for delivery again (delivered, failed, or waiting for a retry).
+/// Queue every delivery of an event again that is delivered, failed, or waiting for a retry.
 #[utoipa::path(post, path = "/api/v1/events/{id}/replay", tag = "events", params(("id" = String, Path, description = "Event id")),
     responses((status = 202, body = EventView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -296,4 +356,17 @@ async fn replay_event(
 ) -> Result<(StatusCode, Json<EventView>), ApiError> {
     let e = s.gateway.replay(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(e.into())))
+}
+
+/// Queue one delivery again (delivered, failed, or waiting for a retry).
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", tag = "events", params(("id" = String, Path, description = "Delivery id")),
+    responses((status = 202, body = DeliveryView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn replay_delivery(
+    _: Authenticated,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
+    let (d, attempts) = s.gateway.replay_delivery(&id).await?;
+    Ok((StatusCode::ACCEPTED, Json(DeliveryView::new(d, &attempts))))
 }

@@ -1,15 +1,17 @@
-//! Event queries and replay.
+//! Event queries and replay (of an event's deliveries, or of one).
 
 use super::Gateway;
 use crate::error::{Error, Result};
-use hookline_core::event::{Attempt, Event, Payload};
+use hookline_core::event::{Attempt, Delivery, DeliveryStatus, Event, Payload};
 use hookline_core::time::Millis;
-use hookline_store::{EventFilter, Requeue};
+use hookline_store::{DeliveryRequeue, EventFilter, Requeue};
 
 pub struct EventDetail {
     pub event: Event,
     pub payload: Payload,
+    /// Every attempt of every delivery, first to last.
     pub attempts: Vec<Attempt>,
+    pub deliveries: Vec<Delivery>,
 }
 
 impl Gateway {
@@ -24,11 +26,39 @@ impl Gateway {
             .await?
             .ok_or_else(|| Error::not_found("event", id))?;
         let attempts = self.store.list_attempts(id).await?;
+        let deliveries = self.store.list_deliveries(id).await?;
         Ok(EventDetail {
             event,
             payload,
             attempts,
+            deliveries,
         })
+    }
+
+    /// Queues one delivery again; returns it with its attempts so far.
+    pub async fn replay_delivery(&self, id: &str) -> Result<(Delivery, Vec<Attempt>)> {
+        match self.store.requeue_delivery(id, Millis::now()).await? {
+            DeliveryRequeue::Queued(d) => {
+                self.wake_workers();
+                let mut attempts = self.store.list_attempts(&d.event_id).await?;
+                attempts.retain(|a| a.delivery_id == d.id);
+                Ok((d, attempts))
+            }
+            DeliveryRequeue::NotFound => Err(Error::not_found("delivery", id)),
+            DeliveryRequeue::NotAllowed(status) => Err(Error::conflict(
+                "replay_not_allowed",
+                format!(
+                    "delivery `{id}` is {}; only delivered, failed or retry-waiting deliveries can be replayed{}",
+                    status.as_str(),
+                    match status {
+                        DeliveryStatus::Held => " (set a receiver and held deliveries go out by themselves)",
+                        DeliveryStatus::Pending => " (it is queued already)",
+                        DeliveryStatus::Delivering => " (a worker is calling its destination right now)",
+                        _ => "",
+                    }
+                ),
+            )),
+        }
     }
 
     pub async fn replay(&self, id: &str) -> Result<Event> {
