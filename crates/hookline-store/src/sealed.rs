@@ -32,7 +32,11 @@
 use crate::monitor::{
     QueueStats, RegistrationHealth, RegistrationLoad, ReplayJob, Traffic, TrafficQuery,
 };
-use crate::{Claimed, DynStore, EventFilter, Requeue, Result, Store, StoreError};
+use crate::{
+    Claimed, ConfigStore, DynStore, EventFilter, EventStore, IngestStore, QueueStore,
+    RegistrationStore, ReplayJobStore, Requeue, Result, RetentionStore, StatsStore, Store,
+    StoreError,
+};
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -274,21 +278,75 @@ impl SealedStore {
 }
 
 #[async_trait]
-impl Store for SealedStore {
-    // --- sealed: connections and registrations -----------------------------
+impl ConfigStore for SealedStore {
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
+        self.inner.insert_api_key(key).await
+    }
+    async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>> {
+        self.inner.find_api_key(hash).await
+    }
+    async fn insert_app(&self, app: &App) -> Result<()> {
+        self.inner.insert_app(app).await
+    }
+    async fn update_app(&self, app: &App) -> Result<()> {
+        self.inner.update_app(app).await
+    }
+    async fn get_app(&self, tag: &str) -> Result<Option<App>> {
+        self.inner.get_app(tag).await
+    }
+    async fn get_app_by_id(&self, id: &str) -> Result<Option<App>> {
+        self.inner.get_app_by_id(id).await
+    }
+    async fn list_apps(&self) -> Result<Vec<App>> {
+        self.inner.list_apps().await
+    }
+    async fn delete_app(&self, id: &str) -> Result<()> {
+        self.inner.delete_app(id).await
+    }
+    async fn insert_webhook(&self, webhook: &AppWebhook) -> Result<()> {
+        self.inner.insert_webhook(webhook).await
+    }
+    async fn update_webhook(&self, webhook: &AppWebhook) -> Result<()> {
+        self.inner.update_webhook(webhook).await
+    }
+    async fn get_webhook(&self, app_id: &str, tag: &str) -> Result<Option<AppWebhook>> {
+        self.inner.get_webhook(app_id, tag).await
+    }
+    async fn get_webhook_by_id(&self, id: &str) -> Result<Option<AppWebhook>> {
+        self.inner.get_webhook_by_id(id).await
+    }
+    async fn list_webhooks(&self, app_id: &str) -> Result<Vec<AppWebhook>> {
+        self.inner.list_webhooks(app_id).await
+    }
+    async fn delete_webhook(&self, id: &str) -> Result<()> {
+        self.inner.delete_webhook(id).await
+    }
+    async fn insert_product(&self, product: &Product) -> Result<()> {
+        self.inner.insert_product(product).await
+    }
+    async fn update_product(&self, product: &Product) -> Result<()> {
+        self.inner.update_product(product).await
+    }
+    async fn get_product(&self, tag: &str) -> Result<Option<Product>> {
+        self.inner.get_product(tag).await
+    }
+    async fn list_products(&self) -> Result<Vec<Product>> {
+        self.inner.list_products().await
+    }
+    async fn delete_product(&self, id: &str) -> Result<()> {
+        self.inner.delete_product(id).await
+    }
 
     async fn insert_connection(&self, connection: &Connection) -> Result<()> {
         self.inner
             .insert_connection(&self.cipher.seal_connection(connection))
             .await
     }
-
     async fn update_connection(&self, connection: &Connection) -> Result<()> {
         self.inner
             .update_connection(&self.cipher.seal_connection(connection))
             .await
     }
-
     async fn get_connection(
         &self,
         product_id: &str,
@@ -300,7 +358,6 @@ impl Store for SealedStore {
             .map(|c| self.cipher.open_connection(c))
             .transpose()
     }
-
     async fn list_connections(&self, product_id: &str) -> Result<Vec<Connection>> {
         self.inner
             .list_connections(product_id)
@@ -309,7 +366,25 @@ impl Store for SealedStore {
             .map(|c| self.cipher.open_connection(c))
             .collect()
     }
+    async fn count_connections_for_app(&self, app_id: &str) -> Result<u64> {
+        self.inner.count_connections_for_app(app_id).await
+    }
+    async fn delete_connection(&self, id: &str) -> Result<()> {
+        self.inner.delete_connection(id).await
+    }
+    async fn key_check(&self) -> Result<Option<String>> {
+        self.inner.key_check().await
+    }
+    async fn init_key_check(&self, value: &str, now: Millis) -> Result<String> {
+        self.inner.init_key_check(value, now).await
+    }
+    async fn docs_containing(&self, needle: &str, limit: u32) -> Result<Vec<String>> {
+        self.inner.docs_containing(needle, limit).await
+    }
+}
 
+#[async_trait]
+impl RegistrationStore for SealedStore {
     async fn save_registrations(&self, regs: &[Registration]) -> Result<()> {
         let sealed: Vec<Registration> = regs
             .iter()
@@ -317,7 +392,6 @@ impl Store for SealedStore {
             .collect();
         self.inner.save_registrations(&sealed).await
     }
-
     async fn get_registration(&self, id: &str) -> Result<Option<Registration>> {
         self.inner
             .get_registration(id)
@@ -325,7 +399,6 @@ impl Store for SealedStore {
             .map(|r| self.cipher.open_registration(r))
             .transpose()
     }
-
     async fn get_registration_by_key(&self, key: &RegistrationKey) -> Result<Option<Registration>> {
         self.inner
             .get_registration_by_key(key)
@@ -333,7 +406,6 @@ impl Store for SealedStore {
             .map(|r| self.cipher.open_registration(r))
             .transpose()
     }
-
     async fn get_registration_by_link(&self, link_id: &str) -> Result<Option<Registration>> {
         self.inner
             .get_registration_by_link(link_id)
@@ -341,7 +413,6 @@ impl Store for SealedStore {
             .map(|r| self.cipher.open_registration(r))
             .transpose()
     }
-
     async fn list_registrations(
         &self,
         product_id: &str,
@@ -353,7 +424,34 @@ impl Store for SealedStore {
                 .await?,
         )
     }
+}
 
+#[async_trait]
+impl IngestStore for SealedStore {
+    async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()> {
+        self.inner.insert_events(events).await
+    }
+    async fn insert_new_events(
+        &self,
+        events: Vec<(Event, Payload)>,
+        dedup_since: Millis,
+    ) -> Result<Vec<Option<String>>> {
+        self.inner.insert_new_events(events, dedup_since).await
+    }
+    async fn find_duplicate(
+        &self,
+        registration_id: &str,
+        provider_event_id: &str,
+        since: Millis,
+    ) -> Result<Option<String>> {
+        self.inner
+            .find_duplicate(registration_id, provider_event_id, since)
+            .await
+    }
+}
+
+#[async_trait]
+impl QueueStore for SealedStore {
     async fn claim_due(
         &self,
         owner: &str,
@@ -381,163 +479,36 @@ impl Store for SealedStore {
             })
             .collect())
     }
-
-    async fn key_check(&self) -> Result<Option<String>> {
-        self.inner.key_check().await
-    }
-
-    async fn init_key_check(&self, value: &str, now: Millis) -> Result<String> {
-        self.inner.init_key_check(value, now).await
-    }
-
-    async fn docs_containing(&self, needle: &str, limit: u32) -> Result<Vec<String>> {
-        self.inner.docs_containing(needle, limit).await
-    }
-
-    // --- forwarded unchanged ----------------------------------------------
-
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-    async fn probe_write(&self) -> Result<()> {
-        self.inner.probe_write().await
-    }
-
-    async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
-        self.inner.insert_api_key(key).await
-    }
-
-    async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>> {
-        self.inner.find_api_key(hash).await
-    }
-
-    async fn insert_app(&self, app: &App) -> Result<()> {
-        self.inner.insert_app(app).await
-    }
-
-    async fn update_app(&self, app: &App) -> Result<()> {
-        self.inner.update_app(app).await
-    }
-
-    async fn get_app(&self, tag: &str) -> Result<Option<App>> {
-        self.inner.get_app(tag).await
-    }
-
-    async fn get_app_by_id(&self, id: &str) -> Result<Option<App>> {
-        self.inner.get_app_by_id(id).await
-    }
-
-    async fn list_apps(&self) -> Result<Vec<App>> {
-        self.inner.list_apps().await
-    }
-
-    async fn delete_app(&self, id: &str) -> Result<()> {
-        self.inner.delete_app(id).await
-    }
-
-    async fn insert_webhook(&self, webhook: &AppWebhook) -> Result<()> {
-        self.inner.insert_webhook(webhook).await
-    }
-
-    async fn update_webhook(&self, webhook: &AppWebhook) -> Result<()> {
-        self.inner.update_webhook(webhook).await
-    }
-
-    async fn get_webhook(&self, app_id: &str, tag: &str) -> Result<Option<AppWebhook>> {
-        self.inner.get_webhook(app_id, tag).await
-    }
-
-    async fn get_webhook_by_id(&self, id: &str) -> Result<Option<AppWebhook>> {
-        self.inner.get_webhook_by_id(id).await
-    }
-
-    async fn list_webhooks(&self, app_id: &str) -> Result<Vec<AppWebhook>> {
-        self.inner.list_webhooks(app_id).await
-    }
-
-    async fn delete_webhook(&self, id: &str) -> Result<()> {
-        self.inner.delete_webhook(id).await
-    }
-
-    async fn insert_product(&self, product: &Product) -> Result<()> {
-        self.inner.insert_product(product).await
-    }
-
-    async fn update_product(&self, product: &Product) -> Result<()> {
-        self.inner.update_product(product).await
-    }
-
-    async fn get_product(&self, tag: &str) -> Result<Option<Product>> {
-        self.inner.get_product(tag).await
-    }
-
-    async fn list_products(&self) -> Result<Vec<Product>> {
-        self.inner.list_products().await
-    }
-
-    async fn delete_product(&self, id: &str) -> Result<()> {
-        self.inner.delete_product(id).await
-    }
-
-    async fn count_connections_for_app(&self, app_id: &str) -> Result<u64> {
-        self.inner.count_connections_for_app(app_id).await
-    }
-
-    async fn delete_connection(&self, id: &str) -> Result<()> {
-        self.inner.delete_connection(id).await
-    }
-
-    async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()> {
-        self.inner.insert_events(events).await
-    }
-
-    async fn insert_new_events(
-        &self,
-        events: Vec<(Event, Payload)>,
-        dedup_since: Millis,
-    ) -> Result<Vec<Option<String>>> {
-        self.inner.insert_new_events(events, dedup_since).await
-    }
-
-    async fn find_duplicate(
-        &self,
-        registration_id: &str,
-        provider_event_id: &str,
-        since: Millis,
-    ) -> Result<Option<String>> {
-        self.inner
-            .find_duplicate(registration_id, provider_event_id, since)
-            .await
-    }
-
     async fn complete(&self, completions: &[Completion]) -> Result<()> {
         self.inner.complete(completions).await
     }
-
     async fn release_leases(&self, owner: Option<&str>) -> Result<u64> {
         self.inner.release_leases(owner).await
     }
-
     async fn next_due(&self) -> Result<Option<Millis>> {
         self.inner.next_due().await
     }
+    // Has a default (`None`): without this line other nodes' work would
+    // never wake this one's worker.
+    fn work_notifications(&self) -> Option<crate::WorkNotifications> {
+        self.inner.work_notifications()
+    }
+}
 
+#[async_trait]
+impl EventStore for SealedStore {
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
         self.inner.list_events(filter).await
     }
-
     async fn get_event(&self, id: &str) -> Result<Option<(Event, Payload)>> {
         self.inner.get_event(id).await
     }
-
     async fn list_attempts(&self, event_id: &str) -> Result<Vec<Attempt>> {
         self.inner.list_attempts(event_id).await
     }
-
     async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue> {
         self.inner.requeue_event(id, now).await
     }
-
     async fn list_events_after(
         &self,
         filter: &EventFilter,
@@ -545,47 +516,44 @@ impl Store for SealedStore {
     ) -> Result<Vec<Event>> {
         self.inner.list_events_after(filter, after_id).await
     }
-
     async fn get_events(&self, ids: &[String]) -> Result<Vec<Event>> {
         self.inner.get_events(ids).await
     }
-
     async fn count_events(&self, filter: &EventFilter) -> Result<u64> {
         self.inner.count_events(filter).await
     }
+}
 
+#[async_trait]
+impl StatsStore for SealedStore {
     async fn queue_stats(&self) -> Result<QueueStats> {
         self.inner.queue_stats().await
     }
-
     async fn traffic(&self, query: &TrafficQuery) -> Result<Traffic> {
         self.inner.traffic(query).await
     }
-
     async fn registration_loads(&self, since: Millis) -> Result<Vec<RegistrationLoad>> {
         self.inner.registration_loads(since).await
     }
-
     async fn list_registration_health(&self) -> Result<Vec<RegistrationHealth>> {
         self.inner.list_registration_health().await
     }
-
     async fn save_registration_health(&self, health: &RegistrationHealth) -> Result<bool> {
         self.inner.save_registration_health(health).await
     }
+}
 
+#[async_trait]
+impl ReplayJobStore for SealedStore {
     async fn insert_replay_job(&self, job: &ReplayJob) -> Result<()> {
         self.inner.insert_replay_job(job).await
     }
-
     async fn get_replay_job(&self, id: &str) -> Result<Option<ReplayJob>> {
         self.inner.get_replay_job(id).await
     }
-
     async fn list_replay_jobs(&self, limit: u32) -> Result<Vec<ReplayJob>> {
         self.inner.list_replay_jobs(limit).await
     }
-
     async fn claim_replay_job(
         &self,
         owner: &str,
@@ -594,32 +562,35 @@ impl Store for SealedStore {
     ) -> Result<Option<ReplayJob>> {
         self.inner.claim_replay_job(owner, now, lease_until).await
     }
-
     async fn update_replay_job(&self, job: &ReplayJob, owner: &str) -> Result<bool> {
         self.inner.update_replay_job(job, owner).await
     }
-
     async fn cancel_replay_job(&self, id: &str, now: Millis) -> Result<Option<ReplayJob>> {
         self.inner.cancel_replay_job(id, now).await
     }
-
     async fn release_replay_jobs(&self, owner: &str) -> Result<u64> {
         self.inner.release_replay_jobs(owner).await
     }
+}
 
+#[async_trait]
+impl RetentionStore for SealedStore {
     async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
         self.inner.delete_expired_events(before, limit).await
     }
     async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64> {
         self.inner.delete_rejected_events(before, limit).await
     }
+}
 
-    // Has a default (`None`): without this line other nodes' work would
-    // never wake this one's worker.
-    fn work_notifications(&self) -> Option<crate::WorkNotifications> {
-        self.inner.work_notifications()
+#[async_trait]
+impl Store for SealedStore {
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
     }
-
+    async fn probe_write(&self) -> Result<()> {
+        self.inner.probe_write().await
+    }
     async fn sync_clock(&self) -> Result<Option<crate::ClockSync>> {
         self.inner.sync_clock().await
     }

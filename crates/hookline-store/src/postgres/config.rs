@@ -6,8 +6,10 @@
 use super::PgStore;
 use crate::codec::{from_doc, to_doc};
 use crate::error::OrConflict;
-use crate::Result;
+use crate::{ConfigStore, Result};
+use async_trait::async_trait;
 use hookline_core::model::{ApiKey, App, AppWebhook, Connection, Product};
+use hookline_core::time::Millis;
 use serde::de::DeserializeOwned;
 
 /// `(id, doc)`, as every read here selects it.
@@ -349,4 +351,96 @@ pub(super) async fn docs_containing(s: &PgStore, needle: &str, limit: u32) -> Re
     .bind(i64::from(limit))
     .fetch_all(&s.pool)
     .await?)
+}
+
+#[async_trait]
+impl ConfigStore for PgStore {
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
+        insert_api_key(self, key).await
+    }
+    async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>> {
+        find_api_key(self, hash).await
+    }
+    async fn insert_app(&self, app: &App) -> Result<()> {
+        insert_app(self, app).await
+    }
+    async fn update_app(&self, app: &App) -> Result<()> {
+        update_app(self, app).await
+    }
+    async fn get_app(&self, tag: &str) -> Result<Option<App>> {
+        get_app(self, tag).await
+    }
+    async fn get_app_by_id(&self, id: &str) -> Result<Option<App>> {
+        get_app_by_id(self, id).await
+    }
+    async fn list_apps(&self) -> Result<Vec<App>> {
+        list_apps(self).await
+    }
+    async fn delete_app(&self, id: &str) -> Result<()> {
+        delete_app(self, id).await
+    }
+    async fn insert_webhook(&self, webhook: &AppWebhook) -> Result<()> {
+        insert_webhook(self, webhook).await
+    }
+    async fn update_webhook(&self, webhook: &AppWebhook) -> Result<()> {
+        update_webhook(self, webhook).await
+    }
+    async fn get_webhook(&self, app_id: &str, tag: &str) -> Result<Option<AppWebhook>> {
+        get_webhook(self, app_id, tag).await
+    }
+    async fn get_webhook_by_id(&self, id: &str) -> Result<Option<AppWebhook>> {
+        get_webhook_by_id(self, id).await
+    }
+    async fn list_webhooks(&self, app_id: &str) -> Result<Vec<AppWebhook>> {
+        list_webhooks(self, app_id).await
+    }
+    async fn delete_webhook(&self, id: &str) -> Result<()> {
+        delete_webhook(self, id).await
+    }
+    async fn insert_product(&self, product: &Product) -> Result<()> {
+        insert_product(self, product).await
+    }
+    async fn update_product(&self, product: &Product) -> Result<()> {
+        update_product(self, product).await
+    }
+    async fn get_product(&self, tag: &str) -> Result<Option<Product>> {
+        get_product(self, tag).await
+    }
+    async fn list_products(&self) -> Result<Vec<Product>> {
+        list_products(self).await
+    }
+    async fn delete_product(&self, id: &str) -> Result<()> {
+        delete_product(self, id).await
+    }
+    async fn insert_connection(&self, connection: &Connection) -> Result<()> {
+        insert_connection(self, connection).await
+    }
+    async fn update_connection(&self, connection: &Connection) -> Result<()> {
+        update_connection(self, connection).await
+    }
+    async fn get_connection(
+        &self,
+        product_id: &str,
+        access_tag: &str,
+    ) -> Result<Option<Connection>> {
+        get_connection(self, product_id, access_tag).await
+    }
+    async fn list_connections(&self, product_id: &str) -> Result<Vec<Connection>> {
+        list_connections(self, product_id).await
+    }
+    async fn count_connections_for_app(&self, app_id: &str) -> Result<u64> {
+        count_connections_for_app(self, app_id).await
+    }
+    async fn delete_connection(&self, id: &str) -> Result<()> {
+        delete_connection(self, id).await
+    }
+    async fn key_check(&self) -> Result<Option<String>> {
+        key_check(self).await
+    }
+    async fn init_key_check(&self, value: &str, now: Millis) -> Result<String> {
+        init_key_check(self, value, now.0).await
+    }
+    async fn docs_containing(&self, needle: &str, limit: u32) -> Result<Vec<String>> {
+        docs_containing(self, needle, limit).await
+    }
 }

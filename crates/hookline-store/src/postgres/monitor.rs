@@ -10,7 +10,8 @@ use crate::monitor::{
     Traffic, TrafficBucket, TrafficQuery,
 };
 use crate::rules::list_limit;
-use crate::{EventFilter, Result, StoreError};
+use crate::{EventFilter, ReplayJobStore, Result, StatsStore, StoreError};
+use async_trait::async_trait;
 use hookline_core::event::Event;
 use hookline_core::time::Millis;
 use sqlx::{Postgres, QueryBuilder};
@@ -433,4 +434,53 @@ pub(super) async fn release_replay_jobs(s: &PgStore, owner: &str) -> Result<u64>
             .await?
             .rows_affected(),
     )
+}
+
+#[async_trait]
+impl StatsStore for PgStore {
+    async fn queue_stats(&self) -> Result<QueueStats> {
+        queue_stats(self).await
+    }
+    async fn traffic(&self, query: &TrafficQuery) -> Result<Traffic> {
+        traffic(self, query).await
+    }
+    async fn registration_loads(&self, since: Millis) -> Result<Vec<RegistrationLoad>> {
+        registration_loads(self, since).await
+    }
+    async fn list_registration_health(&self) -> Result<Vec<RegistrationHealth>> {
+        list_registration_health(self).await
+    }
+    async fn save_registration_health(&self, health: &RegistrationHealth) -> Result<bool> {
+        save_registration_health(self, health).await
+    }
+}
+
+#[async_trait]
+impl ReplayJobStore for PgStore {
+    async fn insert_replay_job(&self, job: &ReplayJob) -> Result<()> {
+        insert_replay_job(self, job).await
+    }
+    async fn get_replay_job(&self, id: &str) -> Result<Option<ReplayJob>> {
+        get_replay_job(self, id).await
+    }
+    async fn list_replay_jobs(&self, limit: u32) -> Result<Vec<ReplayJob>> {
+        list_replay_jobs(self, limit).await
+    }
+    async fn claim_replay_job(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<ReplayJob>> {
+        claim_replay_job(self, owner, now, lease_until).await
+    }
+    async fn update_replay_job(&self, job: &ReplayJob, owner: &str) -> Result<bool> {
+        update_replay_job(self, job, owner).await
+    }
+    async fn cancel_replay_job(&self, id: &str, now: Millis) -> Result<Option<ReplayJob>> {
+        cancel_replay_job(self, id, now).await
+    }
+    async fn release_replay_jobs(&self, owner: &str) -> Result<u64> {
+        release_replay_jobs(self, owner).await
+    }
 }

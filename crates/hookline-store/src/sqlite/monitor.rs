@@ -12,7 +12,8 @@ use crate::monitor::{
     Traffic, TrafficBucket, TrafficQuery,
 };
 use crate::rules::list_limit;
-use crate::{EventFilter, Result, StoreError};
+use crate::{EventFilter, ReplayJobStore, Result, StatsStore, StoreError};
+use async_trait::async_trait;
 use hookline_core::event::Event;
 use hookline_core::time::Millis;
 use sqlx::Connection;
@@ -466,4 +467,56 @@ pub(super) async fn release_replay_jobs(s: &SqliteStore, owner: &str) -> Result<
             .await?
             .rows_affected(),
     )
+}
+
+#[async_trait]
+impl StatsStore for SqliteStore {
+    async fn queue_stats(&self) -> Result<QueueStats> {
+        queue_stats(self).await
+    }
+    async fn traffic(&self, query: &TrafficQuery) -> Result<Traffic> {
+        traffic(self, query).await
+    }
+    async fn registration_loads(&self, since: Millis) -> Result<Vec<RegistrationLoad>> {
+        registration_loads(self, since).await
+    }
+    async fn list_registration_health(&self) -> Result<Vec<RegistrationHealth>> {
+        list_registration_health(self).await
+    }
+    async fn save_registration_health(&self, health: &RegistrationHealth) -> Result<bool> {
+        self.written(save_registration_health(self, health).await)
+            .await
+    }
+}
+
+#[async_trait]
+impl ReplayJobStore for SqliteStore {
+    async fn insert_replay_job(&self, job: &ReplayJob) -> Result<()> {
+        self.written(insert_replay_job(self, job).await).await
+    }
+    async fn get_replay_job(&self, id: &str) -> Result<Option<ReplayJob>> {
+        get_replay_job(self, id).await
+    }
+    async fn list_replay_jobs(&self, limit: u32) -> Result<Vec<ReplayJob>> {
+        list_replay_jobs(self, limit).await
+    }
+    async fn claim_replay_job(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<ReplayJob>> {
+        self.written(claim_replay_job(self, owner, now, lease_until).await)
+            .await
+    }
+    async fn update_replay_job(&self, job: &ReplayJob, owner: &str) -> Result<bool> {
+        self.written(update_replay_job(self, job, owner).await)
+            .await
+    }
+    async fn cancel_replay_job(&self, id: &str, now: Millis) -> Result<Option<ReplayJob>> {
+        self.written(cancel_replay_job(self, id, now).await).await
+    }
+    async fn release_replay_jobs(&self, owner: &str) -> Result<u64> {
+        self.written(release_replay_jobs(self, owner).await).await
+    }
 }

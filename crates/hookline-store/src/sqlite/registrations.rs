@@ -4,7 +4,8 @@
 use super::SqliteStore;
 use crate::codec::{from_doc, registration_event_key, registration_label, to_doc};
 use crate::error::OrConflict;
-use crate::Result;
+use crate::{RegistrationStore, Result};
+use async_trait::async_trait;
 use hookline_core::model::{Registration, RegistrationKey};
 use hookline_core::time::Millis;
 use sqlx::Connection;
@@ -128,4 +129,27 @@ pub(super) async fn list(
     rows.iter()
         .map(|(id, doc)| from_doc("registration", id, doc))
         .collect()
+}
+
+#[async_trait]
+impl RegistrationStore for SqliteStore {
+    async fn save_registrations(&self, regs: &[Registration]) -> Result<()> {
+        self.written(save(self, regs).await).await
+    }
+    async fn get_registration(&self, id: &str) -> Result<Option<Registration>> {
+        get(self, id).await
+    }
+    async fn get_registration_by_key(&self, key: &RegistrationKey) -> Result<Option<Registration>> {
+        get_by_key(self, key).await
+    }
+    async fn get_registration_by_link(&self, link_id: &str) -> Result<Option<Registration>> {
+        get_by_link(self, link_id).await
+    }
+    async fn list_registrations(
+        &self,
+        product_id: &str,
+        access_tag: Option<&str>,
+    ) -> Result<Vec<Registration>> {
+        list(self, product_id, access_tag).await
+    }
 }

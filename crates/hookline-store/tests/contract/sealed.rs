@@ -7,7 +7,7 @@
 use crate::fixtures::*;
 use anyhow::{ensure, Result};
 use hookline_store::sealed::KeyCheck;
-use hookline_store::{DocCipher, DynStore, SealedStore, Store, StoreError};
+use hookline_store::{DocCipher, DynStore, QueueStore, RegistrationStore, SealedStore, StoreError};
 
 fn sealed(inner: &DynStore, key: &[u8; 32]) -> SealedStore {
     SealedStore::new(inner.clone(), DocCipher::new(key))
