@@ -34,6 +34,7 @@ pub mod monitor;
 pub mod postgres;
 pub mod rules;
 pub mod sealed;
+mod sql;
 pub mod sqlite;
 mod traits;
 

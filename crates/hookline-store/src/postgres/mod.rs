@@ -29,12 +29,16 @@ mod notify;
 mod open;
 mod queue;
 mod registrations;
+mod replay_jobs;
 pub mod testing;
 
 use crate::{Result, Store};
 use async_trait::async_trait;
 use sqlx::PgPool;
 use std::time::Duration;
+
+/// The statements shared with the other backend (see [`crate::sql`]).
+type Sql = crate::sql::Sql<sqlx::Postgres>;
 
 /// How to open a [`PgStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]

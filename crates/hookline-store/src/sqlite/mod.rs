@@ -41,6 +41,7 @@ mod monitor;
 mod open;
 mod queue;
 mod registrations;
+mod replay_jobs;
 
 use crate::{Result, Store};
 use async_trait::async_trait;
@@ -54,6 +55,9 @@ use std::time::Duration;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 pub use open::database_path;
+
+/// The statements shared with the other backend (see [`crate::sql`]).
+type Sql = crate::sql::Sql<sqlx::Sqlite>;
 
 /// How [`SqliteStore::open`] sets the database up.
 #[derive(Debug, Clone, PartialEq, Eq)]
