@@ -50,7 +50,7 @@ pub use monitor::{
     Traffic, TrafficBucket, TrafficQuery,
 };
 pub use postgres::{PgOptions, PgStore};
-pub use sealed::{DocCipher, SealedStore};
+pub use sealed::{DocCipher, KeyCheck};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use traits::{
     ConfigStore, EventStore, IngestStore, QueueStore, RegistrationStore, ReplayJobStore,
@@ -146,10 +146,11 @@ pub struct Claimed {
     pub event: Event,
     pub payload: Payload,
     pub registration: Registration,
-    /// Why the registration's secrets could not be opened ([`SealedStore`]
-    /// sets it; backends leave it `None`). The secrets are then missing
-    /// from `registration`, so the event must not be sent: the worker
-    /// records a failed attempt instead, which ends the lease.
+    /// Why the registration's secrets could not be opened with the store's
+    /// cipher (see [`sealed`]); `None` when they opened, or when the store
+    /// has no cipher. The secrets are then missing from `registration`, so
+    /// the event must not be sent: the worker records a failed attempt
+    /// instead, which ends the lease.
     pub unreadable_secrets: Option<String>,
 }
 

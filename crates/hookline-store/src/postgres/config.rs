@@ -71,20 +71,20 @@ impl ConfigStore for PgStore {
     }
 
     async fn insert_connection(&self, connection: &Connection) -> Result<()> {
-        Sql::insert_connection(&self.pool, connection).await
+        Sql::insert_connection(&self.pool, self.cipher.as_ref(), connection).await
     }
     async fn update_connection(&self, connection: &Connection) -> Result<()> {
-        Sql::update_connection(&self.pool, connection).await
+        Sql::update_connection(&self.pool, self.cipher.as_ref(), connection).await
     }
     async fn get_connection(
         &self,
         product_id: &str,
         access_tag: &str,
     ) -> Result<Option<Connection>> {
-        Sql::get_connection(&self.pool, product_id, access_tag).await
+        Sql::get_connection(&self.pool, self.cipher.as_ref(), product_id, access_tag).await
     }
     async fn list_connections(&self, product_id: &str) -> Result<Vec<Connection>> {
-        Sql::list_connections(&self.pool, product_id).await
+        Sql::list_connections(&self.pool, self.cipher.as_ref(), product_id).await
     }
     async fn count_connections_for_app(&self, app_id: &str) -> Result<u64> {
         Sql::count_connections_for_app(&self.pool, app_id).await

@@ -32,9 +32,10 @@ mod registrations;
 mod replay_jobs;
 pub mod testing;
 
-use crate::{Result, Store};
+use crate::{DocCipher, DynStore, Result, Store};
 use async_trait::async_trait;
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The statements shared with the other backend (see [`crate::sql`]).
@@ -61,11 +62,17 @@ impl Default for PgOptions {
     }
 }
 
-/// A Hookline store in a PostgreSQL database.
+/// A Hookline store in a PostgreSQL database. A clone is another handle on
+/// the same pool (as [`Store::with_cipher`] makes).
+#[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
     /// Sends our `NOTIFY`s and hears other nodes' (see `notify`).
-    notifier: notify::Notifier,
+    notifier: Arc<notify::Notifier>,
+    /// Seals the secrets of registrations and connections as their
+    /// documents are written, and opens them as they are read (`None`: kept
+    /// as given). See [`crate::sealed`].
+    cipher: Option<DocCipher>,
 }
 
 impl PgStore {
@@ -95,5 +102,11 @@ impl Store for PgStore {
     }
     async fn sync_clock(&self) -> Result<Option<crate::ClockSync>> {
         clock::sync(self).await.map(Some)
+    }
+    fn with_cipher(&self, cipher: Option<DocCipher>) -> DynStore {
+        Arc::new(PgStore {
+            cipher,
+            ..self.clone()
+        })
     }
 }

@@ -8,7 +8,7 @@
 //! start: the other nodes' leases are alive.
 
 use super::PgStore;
-use crate::codec::{event_columns, from_doc, AttemptValues, EventRow, PayloadRow};
+use crate::codec::{event_columns, from_doc, open_claimed, AttemptValues, EventRow, PayloadRow};
 use crate::rules::completion_update;
 use crate::{Claimed, QueueStore, Result};
 use async_trait::async_trait;
@@ -341,7 +341,8 @@ impl QueueStore for PgStore {
         lease_until: Millis,
         limit: u32,
     ) -> Result<Vec<Claimed>> {
-        claim_due(self, owner, now, lease_until, limit).await
+        let claimed = claim_due(self, owner, now, lease_until, limit).await?;
+        Ok(open_claimed(self.cipher.as_ref(), claimed))
     }
     async fn complete(&self, completions: &[Completion]) -> Result<()> {
         complete(self, completions).await

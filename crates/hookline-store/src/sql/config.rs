@@ -1,14 +1,18 @@
 //! Configuration documents: api keys, apps, app webhooks, products,
 //! connections and registrations, each stored whole as a JSON `doc` beside
-//! the columns that identify it and keep it unique; the release of a
+//! the columns that identify it and keep it unique (the secrets of the last
+//! two sealed under the store's cipher, by the codec); the release of a
 //! registration's held events once it can deliver; and the secret key
 //! check. Lists come in creation order. Updating or deleting an id that does
 //! not exist changes nothing and is not an error.
 
 use super::{Dialect, Sql};
-use crate::codec::{from_doc, registration_event_key, registration_label, to_doc};
+use crate::codec::{
+    connection_doc, connection_from_doc, from_doc, registration_doc, registration_event_key,
+    registration_from_doc, registration_label, to_doc,
+};
 use crate::error::OrConflict;
-use crate::Result;
+use crate::{DocCipher, Result};
 use hookline_core::model::{
     ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey,
 };
@@ -314,9 +318,10 @@ where
 
     pub(crate) async fn insert_connection<'c>(
         ex: impl Executor<'c, Database = DB>,
+        cipher: Option<&DocCipher>,
         c: &Connection,
     ) -> Result<()> {
-        let doc = to_doc(c)?;
+        let doc = connection_doc(cipher, c)?;
         sqlx::query(
             "INSERT INTO connections \
                (id, product_id, app_id, access_tag, created_at, updated_at, doc) \
@@ -337,9 +342,10 @@ where
 
     pub(crate) async fn update_connection<'c>(
         ex: impl Executor<'c, Database = DB>,
+        cipher: Option<&DocCipher>,
         c: &Connection,
     ) -> Result<()> {
-        let doc = to_doc(c)?;
+        let doc = connection_doc(cipher, c)?;
         sqlx::query(
             "UPDATE connections SET app_id = $1, access_tag = $2, updated_at = $3, doc = $4 \
              WHERE id = $5",
@@ -357,30 +363,35 @@ where
 
     pub(crate) async fn get_connection<'c>(
         ex: impl Executor<'c, Database = DB>,
+        cipher: Option<&DocCipher>,
         product_id: &str,
         access_tag: &str,
     ) -> Result<Option<Connection>> {
-        let row = sqlx::query_as(
+        let row: Option<DocRow> = sqlx::query_as(
             "SELECT id, doc FROM connections WHERE product_id = $1 AND access_tag = $2",
         )
         .bind(product_id)
         .bind(access_tag)
         .fetch_optional(ex)
         .await?;
-        one("connection", row)
+        row.map(|(id, doc)| connection_from_doc(cipher, &id, &doc))
+            .transpose()
     }
 
     pub(crate) async fn list_connections<'c>(
         ex: impl Executor<'c, Database = DB>,
+        cipher: Option<&DocCipher>,
         product_id: &str,
     ) -> Result<Vec<Connection>> {
-        let rows = sqlx::query_as(
+        let rows: Vec<DocRow> = sqlx::query_as(
             "SELECT id, doc FROM connections WHERE product_id = $1 ORDER BY created_at, id",
         )
         .bind(product_id)
         .fetch_all(ex)
         .await?;
-        all("connection", rows)
+        rows.iter()
+            .map(|(id, doc)| connection_from_doc(cipher, id, doc))
+            .collect()
     }
 
     pub(crate) async fn count_connections_for_app<'c>(
@@ -469,13 +480,14 @@ where
     /// were queued (PostgreSQL then tells the other nodes).
     pub(crate) async fn save_registrations(
         conn: &mut DB::Connection,
+        cipher: Option<&DocCipher>,
         regs: &[Registration],
     ) -> Result<bool> {
         let now = Millis::now();
         let mut queued_any = false;
         let mut tx = conn.begin().await?;
         for reg in regs {
-            let doc = to_doc(reg)?;
+            let doc = registration_doc(cipher, reg)?;
             sqlx::query(
                 "INSERT INTO registrations \
                    (id, product_id, access_tag, webhook_id, event, env, link_id, created_at, \
@@ -532,20 +544,23 @@ where
 
     pub(crate) async fn get_registration<'c>(
         ex: impl Executor<'c, Database = DB>,
+        cipher: Option<&DocCipher>,
         id: &str,
     ) -> Result<Option<Registration>> {
-        let row = sqlx::query_as("SELECT id, doc FROM registrations WHERE id = $1")
+        let row: Option<DocRow> = sqlx::query_as("SELECT id, doc FROM registrations WHERE id = $1")
             .bind(id)
             .fetch_optional(ex)
             .await?;
-        one("registration", row)
+        row.map(|(id, doc)| registration_from_doc(cipher, &id, &doc))
+            .transpose()
     }
 
     pub(crate) async fn get_registration_by_key<'c>(
         ex: impl Executor<'c, Database = DB>,
+        cipher: Option<&DocCipher>,
         key: &RegistrationKey,
     ) -> Result<Option<Registration>> {
-        let row = sqlx::query_as(
+        let row: Option<DocRow> = sqlx::query_as(
             "SELECT id, doc FROM registrations \
              WHERE product_id = $1 AND access_tag = $2 AND webhook_id = $3 AND event = $4 \
                AND env = $5",
@@ -559,22 +574,27 @@ where
         .bind(key.env.as_str())
         .fetch_optional(ex)
         .await?;
-        one("registration", row)
+        row.map(|(id, doc)| registration_from_doc(cipher, &id, &doc))
+            .transpose()
     }
 
     pub(crate) async fn get_registration_by_link<'c>(
         ex: impl Executor<'c, Database = DB>,
+        cipher: Option<&DocCipher>,
         link_id: &str,
     ) -> Result<Option<Registration>> {
-        let row = sqlx::query_as("SELECT id, doc FROM registrations WHERE link_id = $1")
-            .bind(link_id)
-            .fetch_optional(ex)
-            .await?;
-        one("registration", row)
+        let row: Option<DocRow> =
+            sqlx::query_as("SELECT id, doc FROM registrations WHERE link_id = $1")
+                .bind(link_id)
+                .fetch_optional(ex)
+                .await?;
+        row.map(|(id, doc)| registration_from_doc(cipher, &id, &doc))
+            .transpose()
     }
 
     pub(crate) async fn list_registrations<'c>(
         ex: impl Executor<'c, Database = DB>,
+        cipher: Option<&DocCipher>,
         product_id: &str,
         access_tag: Option<&str>,
     ) -> Result<Vec<Registration>> {
@@ -590,6 +610,8 @@ where
         .bind(access_tag)
         .fetch_all(ex)
         .await?;
-        all("registration", rows)
+        rows.iter()
+            .map(|(id, doc)| registration_from_doc(cipher, id, doc))
+            .collect()
     }
 }

@@ -82,11 +82,15 @@ impl ConfigStore for SqliteStore {
     }
 
     async fn insert_connection(&self, connection: &Connection) -> Result<()> {
-        let done = Sql::insert_connection(&mut *self.write().await?, connection).await;
+        let done =
+            Sql::insert_connection(&mut *self.write().await?, self.cipher.as_ref(), connection)
+                .await;
         self.written(done).await
     }
     async fn update_connection(&self, connection: &Connection) -> Result<()> {
-        let done = Sql::update_connection(&mut *self.write().await?, connection).await;
+        let done =
+            Sql::update_connection(&mut *self.write().await?, self.cipher.as_ref(), connection)
+                .await;
         self.written(done).await
     }
     async fn get_connection(
@@ -94,10 +98,10 @@ impl ConfigStore for SqliteStore {
         product_id: &str,
         access_tag: &str,
     ) -> Result<Option<Connection>> {
-        Sql::get_connection(&self.reader, product_id, access_tag).await
+        Sql::get_connection(&self.reader, self.cipher.as_ref(), product_id, access_tag).await
     }
     async fn list_connections(&self, product_id: &str) -> Result<Vec<Connection>> {
-        Sql::list_connections(&self.reader, product_id).await
+        Sql::list_connections(&self.reader, self.cipher.as_ref(), product_id).await
     }
     async fn count_connections_for_app(&self, app_id: &str) -> Result<u64> {
         Sql::count_connections_for_app(&self.reader, app_id).await

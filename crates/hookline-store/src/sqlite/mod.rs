@@ -43,7 +43,7 @@ mod queue;
 mod registrations;
 mod replay_jobs;
 
-use crate::{Result, Store};
+use crate::{DocCipher, DynStore, Result, Store};
 use async_trait::async_trait;
 use hookline_core::time::Millis;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -51,6 +51,7 @@ use sqlx::{ConnectOptions as _, Connection as _, SqliteConnection, SqlitePool};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
@@ -85,11 +86,12 @@ impl Default for SqliteOptions {
 }
 
 /// A [`Store`] on an embedded SQLite file. See the module docs for why it
-/// holds two pools.
-#[derive(Debug)]
+/// holds two pools. A clone is another handle on the same connections and
+/// lock (as [`Store::with_cipher`] makes); the lock goes with the last one.
+#[derive(Debug, Clone)]
 pub struct SqliteStore {
     /// The one write connection; `None` once closed.
-    writer: Mutex<Option<SqliteConnection>>,
+    writer: Arc<Mutex<Option<SqliteConnection>>>,
     /// How `writer` is opened, to open it again after a storage failure.
     writer_options: SqliteConnectOptions,
     /// `query_only` connections for reads, concurrent with the writer.
@@ -100,11 +102,15 @@ pub struct SqliteStore {
     /// windows into id ranges (see [`crate::rules::id_window`]). Only this
     /// process writes the file, so the cache cannot go stale; it is cleared
     /// before the first event breaking the rule is written, never after.
-    ids_track_time: AtomicBool,
+    ids_track_time: Arc<AtomicBool>,
+    /// Seals the secrets of registrations and connections as their
+    /// documents are written, and opens them as they are read (`None`: kept
+    /// as given). See [`crate::sealed`].
+    cipher: Option<DocCipher>,
     /// Exclusive advisory lock on `<db>.lock`, held for the store's lifetime:
     /// it is what makes releasing every lease at open safe. Dropping the
     /// store drops the file and so releases the lock.
-    _lock: File,
+    _lock: Arc<File>,
 }
 
 impl SqliteStore {
@@ -120,9 +126,10 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Closes the readers and the writer, waiting for connections in use to
-    /// come back, so the WAL is checkpointed before the process exits.
-    /// Dropping the store without it is safe, only less tidy.
+    /// Closes the readers and the writer (of every handle on them), waiting
+    /// for connections in use to come back, so the WAL is checkpointed
+    /// before the process exits. Dropping the store without it is safe,
+    /// only less tidy.
     pub async fn close(&self) {
         self.reader.close().await;
         if let Some(conn) = self.writer.lock().await.take() {
@@ -195,6 +202,12 @@ impl Store for SqliteStore {
             Ok(())
         };
         self.written(probe.await).await
+    }
+    fn with_cipher(&self, cipher: Option<DocCipher>) -> DynStore {
+        Arc::new(SqliteStore {
+            cipher,
+            ..self.clone()
+        })
     }
 }
 

@@ -7,7 +7,9 @@
 //! kept.
 
 use super::SqliteStore;
-use crate::codec::{attempt_columns, event_columns, from_doc, AttemptValues, EventRow};
+use crate::codec::{
+    attempt_columns, event_columns, from_doc, open_claimed, AttemptValues, EventRow,
+};
 use crate::rules::{completion_update, CompletionUpdate};
 use crate::{Claimed, QueueStore, Result};
 use async_trait::async_trait;
@@ -343,8 +345,11 @@ impl QueueStore for SqliteStore {
         lease_until: Millis,
         limit: u32,
     ) -> Result<Vec<Claimed>> {
-        self.written(claim_due(self, owner, now, lease_until, limit).await)
-            .await
+        let claimed = claim_due(self, owner, now, lease_until, limit).await;
+        Ok(open_claimed(
+            self.cipher.as_ref(),
+            self.written(claimed).await?,
+        ))
     }
     async fn complete(&self, completions: &[Completion]) -> Result<()> {
         self.written(complete(self, completions).await).await

@@ -35,7 +35,7 @@ pub use replay_jobs::ReplayJobStore;
 pub use retention::RetentionStore;
 pub use stats::StatsStore;
 
-use crate::{ClockSync, Result};
+use crate::{ClockSync, DocCipher, DynStore, Result};
 use async_trait::async_trait;
 
 /// The whole store: every part, plus what concerns the database as a whole
@@ -79,4 +79,13 @@ pub trait Store:
     async fn sync_clock(&self) -> Result<Option<ClockSync>> {
         Ok(None)
     }
+
+    /// Another handle on the same database (same connections; on SQLite the
+    /// same process lock) whose registration and connection documents are
+    /// written with their secrets sealed under `cipher` and read with them
+    /// opened, and whose claims mark a registration whose secrets do not
+    /// open (see [`crate::sealed`]). `None`: secrets are stored and read as
+    /// they are. A store opens without a cipher; the server sets its key
+    /// with this before serving.
+    fn with_cipher(&self, cipher: Option<DocCipher>) -> DynStore;
 }

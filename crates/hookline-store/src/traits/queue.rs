@@ -12,7 +12,9 @@ use hookline_core::time::Millis;
 pub trait QueueStore: Send + Sync {
     /// Leases up to `limit` queued events due at `now` whose lease is free or
     /// expired: sets `owner`, `lease_until` and status `delivering`, commits,
-    /// and returns them oldest due first.
+    /// and returns them oldest due first. A registration whose secrets the
+    /// store's cipher cannot open does not fail the claim: its events come
+    /// back with [`Claimed::unreadable_secrets`] set and the secrets left out.
     async fn claim_due(
         &self,
         owner: &str,
