@@ -1,28 +1,47 @@
-//! Hookline's storage: one [`Store`] trait, implemented for an embedded SQLite
-//! file ([`sqlite`]) and for PostgreSQL shared by several nodes.
+//! Hookline's storage: the [`Store`] traits, implemented for an embedded
+//! SQLite file ([`sqlite`]) and for PostgreSQL shared by several nodes
+//! ([`postgres`]).
+//!
+//! The store is cut by concern, so a caller names what it needs and a new
+//! method touches one part: [`ConfigStore`] (keys, apps, webhooks, products,
+//! connections, the secret key check), [`RegistrationStore`],
+//! [`IngestStore`] (received batches), [`QueueStore`] (claims, completions,
+//! leases), [`EventStore`] (reading and replaying events), [`StatsStore`]
+//! (gauges, traffic, registration load and health), [`ReplayJobStore`] and
+//! [`RetentionStore`]. [`Store`] is all of them plus what concerns the
+//! database as a whole; [`DynStore`] (`Arc<dyn Store>`) upcasts to any part.
 //!
 //! # Invariants every implementation keeps
 //! - A write the trait returns `Ok` for is durable (fsync'd), because ingest
 //!   acknowledges providers on it.
-//! - [`IngestStore::insert_events`] writes a whole batch in one transaction: that is
-//!   what makes group commit possible above it.
+//! - [`IngestStore::insert_events`] writes a whole batch in one transaction:
+//!   that is what makes group commit possible above it.
 //! - Work is claimed with a lease (`owner`, `until`) committed by
-//!   [`QueueStore::claim_due`] itself. Callers make their outbound HTTP calls after
-//!   it returns; no method holds a transaction open across a call.
-//! - [`QueueStore::complete`] only moves an event whose lease the caller still
-//!   holds; the attempt is recorded either way, because it happened.
+//!   [`QueueStore::claim_due`] itself. Callers make their outbound HTTP calls
+//!   after it returns; no method holds a transaction open across a call.
+//! - [`QueueStore::complete`] only moves an event whose lease the caller
+//!   still holds; the attempt is recorded either way, because it happened.
+//! - A store with a cipher ([`Store::with_cipher`]) never writes a secret of
+//!   a registration or connection in plain text, and opens them on every
+//!   read (see [`sealed`]).
 //!
 //! # Layout
+//! - `traits/`: the traits, one file per part, and the umbrella [`Store`].
 //! - [`error`]: the typed error every method returns.
 //! - [`connect`]: opens the backend a database URL names.
 //! - [`sqlite`]: the embedded default (one process owns the file).
 //! - [`postgres`]: one database shared by several nodes.
+//! - `sql/`: the statements both backends run as written (configuration
+//!   documents and registrations, health records, replay jobs), generic over
+//!   sqlx's `Database`; each backend hands in the connection to use.
+//! - [`sealed`]: the cipher that seals secrets at rest, and the key check.
 //! - [`monitor`]: values of the monitoring methods (gauges, traffic, health,
 //!   replay jobs).
 //! - `batch`: how batches are cut into statements and what a failed batch
 //!   insert names, shared by both backends.
 //! - `codec`: backend-neutral mapping between rows and domain values (JSON
-//!   docs, event/attempt/payload columns), for every backend to share.
+//!   docs, with secrets sealed and opened; event/attempt/payload columns),
+//!   for every backend to share.
 //! - [`rules`]: the queue's rules as pure functions (what a completion does,
 //!   when a replay is allowed, page sizes), so backends differ only in SQL.
 #![forbid(unsafe_code)]

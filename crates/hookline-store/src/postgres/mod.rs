@@ -13,13 +13,24 @@
 //! - `clock`: the offset to the server's clock, which is every node's time
 //!   (measured at open and on [`Store::sync_clock`]).
 //! - `notify`: `NOTIFY hookline_work` on commits that queue work, and the
-//!   `LISTEN` task behind [`Store::work_notifications`].
-//! - `config`, `registrations`, `events`, `queue`, `monitor`: the trait's
-//!   sections, one file each, as for SQLite.
+//!   `LISTEN` task behind
+//!   [`QueueStore::work_notifications`](crate::QueueStore::work_notifications).
+//! - `config` ([`ConfigStore`](crate::ConfigStore)), `registrations`
+//!   ([`RegistrationStore`](crate::RegistrationStore)), `events`
+//!   ([`IngestStore`](crate::IngestStore), [`EventStore`](crate::EventStore),
+//!   [`RetentionStore`](crate::RetentionStore)), `queue`
+//!   ([`QueueStore`](crate::QueueStore)), `monitor`
+//!   ([`StatsStore`](crate::StatsStore)), `replay_jobs`
+//!   ([`ReplayJobStore`](crate::ReplayJobStore)): each part of the store in
+//!   the module that owns it, as for SQLite; `mod.rs` itself implements
+//!   [`Store`] (ping, the clock).
 //! - [`testing`]: throwaway databases for test suites.
 //!
-//! Rows are decoded with the backend-neutral structs of `codec`; the queue's
-//! decisions come from [`crate::rules`], so only the SQL differs from SQLite.
+//! Where the SQL is the same as SQLite's (configuration, registrations,
+//! health records, replay jobs) it lives in `crate::sql`, and the module
+//! here runs it on the pool. Rows are decoded with the backend-neutral
+//! structs of `codec`; the queue's decisions come from [`crate::rules`], so
+//! only the SQL differs from SQLite.
 
 mod clock;
 mod config;

@@ -34,7 +34,7 @@ pub(super) async fn insert(s: &SqliteStore, events: &[(Event, Payload)]) -> Resu
 }
 
 /// [`insert`] leaving out provider redeliveries; see
-/// [`Store::insert_new_events`](crate::Store::insert_new_events).
+/// [`IngestStore::insert_new_events`].
 pub(super) async fn insert_new(
     s: &SqliteStore,
     events: Vec<(Event, Payload)>,

@@ -1,14 +1,24 @@
 //! The embedded SQLite backend: one process owns one database file.
 //!
 //! # Layout
+//! Each part of the store is implemented in the module that owns it; where
+//! the SQL is the same as PostgreSQL's it lives in `crate::sql` and the
+//! module only picks the connection (writes on the writer, through
+//! `SqliteStore::written`; reads on the reader pool).
 //! - `open`: locating the file, the process lock, pools, PRAGMAs
-//!   and migrations.
-//! - `config`: api keys, apps, webhooks, products, connections.
-//! - `registrations`: registrations and the release of their held events.
-//! - `batch_insert`: storing received batches (the group commit's write).
-//! - `events`: finding, listing and replaying events.
-//! - `queue`: claiming, completing and releasing leased events.
-//! - `monitor`: queue gauges, traffic, registration health, replay jobs.
+//!   and migrations; `mod.rs` itself: [`Store`] (ping, the write probe).
+//! - `config`: [`ConfigStore`](crate::ConfigStore) (api keys, apps,
+//!   webhooks, products, connections, the key check).
+//! - `registrations`: [`RegistrationStore`](crate::RegistrationStore).
+//! - `batch_insert`: [`IngestStore`](crate::IngestStore), storing received
+//!   batches (the group commit's write).
+//! - `events`: [`EventStore`](crate::EventStore) (finding, listing and
+//!   replaying events) and [`RetentionStore`](crate::RetentionStore).
+//! - `queue`: [`QueueStore`](crate::QueueStore), claiming, completing and
+//!   releasing leased events.
+//! - `monitor`: [`StatsStore`](crate::StatsStore), queue gauges, traffic,
+//!   registration load and health; cursors and counts for `events`.
+//! - `replay_jobs`: [`ReplayJobStore`](crate::ReplayJobStore).
 //!
 //! # Why one writer connection and a reader pool
 //! SQLite has one writer at a time. Every write goes through `writer`, one
@@ -28,7 +38,7 @@
 //! issue a `SAVEPOINT`, whose rollback leaves a transaction open, and every
 //! later `BEGIN` fails. So after any write that fails
 //! [`StoreError::Unavailable`](crate::StoreError::Unavailable) the writer is
-//! closed and opened afresh ([`SqliteStore::written`]): no transaction state
+//! closed and opened afresh (`SqliteStore::written`): no transaction state
 //! survives a storage failure, and a write that succeeds costs nothing more.
 //!
 //! Architecture invariant: no method holds a transaction open across anything

@@ -2,7 +2,7 @@
 //! backend implements whole.
 //!
 //! A caller names the part it needs (`&dyn QueueStore`, or
-//! `Arc<dyn ConfigStore>` upcast from a [`DynStore`](crate::DynStore)); a
+//! `Arc<dyn ConfigStore>` upcast from a [`DynStore`]); a
 //! new method touches one trait and the one module of each backend that
 //! implements it. The parts:
 //! - [`ConfigStore`]: api keys, apps and their webhooks, products,
@@ -39,7 +39,7 @@ use crate::{ClockSync, DocCipher, DynStore, Result};
 use async_trait::async_trait;
 
 /// The whole store: every part, plus what concerns the database as a whole
-/// (reachability, a write probe, its clock). [`DynStore`](crate::DynStore)
+/// (reachability, a write probe, its clock). [`DynStore`]
 /// is an `Arc<dyn Store>`; it upcasts to any part.
 #[async_trait]
 pub trait Store:
