@@ -8,9 +8,10 @@
 //! start: the other nodes' leases are alive.
 
 use super::PgStore;
-use crate::codec::{event_columns, from_doc, AttemptValues, EventRow, PayloadRow};
+use crate::codec::{event_columns, from_doc, open_claimed, AttemptValues, EventRow, PayloadRow};
 use crate::rules::completion_update;
-use crate::{Claimed, Result};
+use crate::{Claimed, QueueStore, Result};
+use async_trait::async_trait;
 use hookline_core::event::{Completion, Event, EventStatus, Payload};
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
@@ -329,4 +330,30 @@ pub(super) async fn next_due(s: &PgStore) -> Result<Option<Millis>> {
             .fetch_one(&s.pool)
             .await?;
     Ok(due.map(Millis))
+}
+
+#[async_trait]
+impl QueueStore for PgStore {
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
+        let claimed = claim_due(self, owner, now, lease_until, limit).await?;
+        Ok(open_claimed(self.cipher.as_ref(), claimed))
+    }
+    async fn complete(&self, completions: &[Completion]) -> Result<()> {
+        complete(self, completions).await
+    }
+    async fn release_leases(&self, owner: Option<&str>) -> Result<u64> {
+        release_leases(self, owner).await
+    }
+    async fn next_due(&self) -> Result<Option<Millis>> {
+        next_due(self).await
+    }
+    fn work_notifications(&self) -> Option<crate::WorkNotifications> {
+        self.notifier.subscribe()
+    }
 }

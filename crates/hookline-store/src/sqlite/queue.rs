@@ -7,9 +7,12 @@
 //! kept.
 
 use super::SqliteStore;
-use crate::codec::{attempt_columns, event_columns, from_doc, AttemptValues, EventRow};
+use crate::codec::{
+    attempt_columns, event_columns, from_doc, open_claimed, AttemptValues, EventRow,
+};
 use crate::rules::{completion_update, CompletionUpdate};
-use crate::{Claimed, Result};
+use crate::{Claimed, QueueStore, Result};
+use async_trait::async_trait;
 use hookline_core::event::{Completion, Event, EventStatus, Payload};
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
@@ -331,4 +334,30 @@ pub(super) async fn next_due(s: &SqliteStore) -> Result<Option<Millis>> {
             .fetch_one(&mut *s.write().await?)
             .await?;
     Ok(due.map(Millis))
+}
+
+#[async_trait]
+impl QueueStore for SqliteStore {
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
+        let claimed = claim_due(self, owner, now, lease_until, limit).await;
+        Ok(open_claimed(
+            self.cipher.as_ref(),
+            self.written(claimed).await?,
+        ))
+    }
+    async fn complete(&self, completions: &[Completion]) -> Result<()> {
+        self.written(complete(self, completions).await).await
+    }
+    async fn release_leases(&self, owner: Option<&str>) -> Result<u64> {
+        self.written(release_leases(self, owner).await).await
+    }
+    async fn next_due(&self) -> Result<Option<Millis>> {
+        self.written(next_due(self).await).await
+    }
 }
