@@ -64,7 +64,7 @@ impl Copies {
             .collect()
     }
 
-    /// The answer of `Store::insert_new_events`, given the ids stored and
+    /// The answer of `IngestStore::insert_new_events`, given the ids stored and
     /// the originals (by registration and provider event id) of the firsts
     /// left out.
     pub(crate) fn answers(

@@ -388,6 +388,96 @@ impl<'a> DeliveryValues<'a> {
     }
 }
 
+// --- documents with secrets ------------------------------------------------
+//
+// Registrations and connections carry secrets (receiver auth values,
+// verification and signing secrets, provider credentials). A store with a
+// cipher seals them here, as their doc is written, and opens them as it is
+// read, so no path to the database can skip it; a store without one keeps
+// them as given (and reads sealed values back as they are).
+
+use crate::sealed::DocCipher;
+use crate::Claimed;
+use hookline_core::model::{Auth, Connection};
+
+/// A registration's `doc`, its secrets sealed under `cipher`.
+pub(crate) fn registration_doc(cipher: Option<&DocCipher>, r: &Registration) -> Result<String> {
+    match cipher {
+        Some(c) => to_doc(&c.seal_registration(r)),
+        None => to_doc(r),
+    }
+}
+
+/// A registration from its `doc`, its secrets opened. A secret that does not
+/// open is [`StoreError::Corrupt`].
+pub(crate) fn registration_from_doc(
+    cipher: Option<&DocCipher>,
+    id: &str,
+    doc: &str,
+) -> Result<Registration> {
+    let r = from_doc("registration", id, doc)?;
+    match cipher {
+        Some(c) => c.open_registration(r),
+        None => Ok(r),
+    }
+}
+
+/// A connection's `doc`, its provider credentials sealed under `cipher`.
+pub(crate) fn connection_doc(cipher: Option<&DocCipher>, c: &Connection) -> Result<String> {
+    match cipher {
+        Some(k) => to_doc(&k.seal_connection(c)),
+        None => to_doc(c),
+    }
+}
+
+/// A connection from its `doc`, its credentials opened.
+pub(crate) fn connection_from_doc(
+    cipher: Option<&DocCipher>,
+    id: &str,
+    doc: &str,
+) -> Result<Connection> {
+    let c = from_doc("connection", id, doc)?;
+    match cipher {
+        Some(k) => k.open_connection(c),
+        None => Ok(c),
+    }
+}
+
+/// Opens the registrations of claimed events, which the queue reads with
+/// their secrets as stored. One whose secrets do not open must not fail the
+/// claim (its events would stay leased, and the others with them): it is
+/// handed on without secrets and with [`Claimed::unreadable_secrets`] set,
+/// so the worker records a failed attempt instead of sending.
+pub(crate) fn open_claimed(cipher: Option<&DocCipher>, mut claimed: Vec<Claimed>) -> Vec<Claimed> {
+    let Some(cipher) = cipher else {
+        return claimed;
+    };
+    for c in &mut claimed {
+        match cipher.open_registration(c.registration.clone()) {
+            Ok(reg) => c.registration = reg,
+            Err(e) => {
+                strip_secrets(&mut c.registration);
+                c.unreadable_secrets = Some(match e {
+                    StoreError::Corrupt(why) => why,
+                    other => other.to_string(),
+                });
+            }
+        }
+    }
+    claimed
+}
+
+/// Leaves no sealed (or half-opened) secret in a registration that could
+/// not be opened, so nothing can send it.
+fn strip_secrets(r: &mut Registration) {
+    if let Some(rx) = r.receiver.as_mut() {
+        rx.auth = Auth::default();
+    }
+    r.verification_secret = None;
+    r.signing_secret = String::new();
+    r.provider.previous_signing_secrets.clear();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ pub enum StoreError {
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
     /// The secret key cannot open what the database holds (see
-    /// [`crate::SealedStore::verify_key`]); says which stored value.
+    /// [`crate::DocCipher::verify_key`]); says which stored value.
     #[error("this node's secret key is not the one the database's secrets are sealed with: it cannot open {0}")]
     WrongSecretKey(String),
     #[error("database URL is not valid: {0}")]

@@ -1,8 +1,8 @@
 //! Values of the monitoring side of the store: queue gauges, per-minute
 //! traffic for charts, the inputs and recorded state of registration health,
-//! and bulk replay jobs. The methods that read and write them are on
-//! [`Store`](crate::Store) (section "monitoring"); each backend implements
-//! them in its own `monitor` module.
+//! and bulk replay jobs. The methods that read and write them are
+//! [`StatsStore`](crate::StatsStore) and
+//! [`ReplayJobStore`](crate::ReplayJobStore).
 
 use crate::EventFilter;
 use hookline_core::event::EventStatus;

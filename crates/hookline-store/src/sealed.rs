@@ -1,8 +1,11 @@
-//! Secrets at rest: [`SealedStore`] wraps any backend and encrypts the secret
-//! fields of registrations (receiver auth values, verification secrets, and
-//! current and rotated-out signing secrets) and connections (provider credentials) before they reach the
-//! database, and decrypts them on the way out. Names stay readable (header
-//! names, env slugs); values do not.
+//! Secrets at rest: [`DocCipher`] seals the secret fields of registrations
+//! (receiver auth values, verification secrets, and current and rotated-out
+//! signing secrets) and connections (provider credentials). A store given a
+//! cipher ([`Store::with_cipher`](crate::Store::with_cipher)) seals them as
+//! the codec writes their documents and opens them as it reads them back, so
+//! every path to the database (ingest, delivery claims, the API) goes
+//! through it and no backend carries crypto of its own. Names stay readable
+//! (header names, env slugs); values do not.
 //!
 //! Sealed values are `sealed:v1:<base64url(nonce ‖ XChaCha20-Poly1305 ciphertext)>`
 //! under a 32-byte key from configuration. A value without that prefix is
@@ -11,7 +14,7 @@
 //!
 //! The key check: nodes sharing a database must share the key, so the
 //! database holds a known constant sealed with the key of the first node that
-//! started ([`SealedStore::verify_key`], table `key_check`; never the key
+//! started ([`DocCipher::verify_key`], table `key_check`; never the key
 //! itself), and every start opens it. A node with another key refuses to
 //! start instead of answering 500 on every secret it reads. A database
 //! written before the check existed gets its value on the first start that
@@ -19,31 +22,17 @@
 //!
 //! A claimed event whose registration's secrets cannot be opened all the
 //! same (a value sealed by a node of an older release that had another key)
-//! is handed to the worker with [`Claimed::unreadable_secrets`] set and the
-//! secrets left out, so the worker records a failed attempt (kind
-//! `secret_unreadable`) and the event follows its retry schedule instead of
-//! staying leased, and the rest of the claim is delivered.
-//!
-//! Why a decorator: every backend and every reader (ingest, delivery claims,
-//! the API) goes through the trait, so sealing here covers them all and no
-//! backend carries crypto. The cost is that each new trait method needs a
-//! forwarding line below.
+//! is handed to the worker with [`Claimed::unreadable_secrets`](crate::Claimed::unreadable_secrets)
+//! set and the secrets left out, so the worker records a failed attempt
+//! (kind `secret_unreadable`) and the event follows its retry schedule
+//! instead of staying leased, and the rest of the claim is delivered.
 
-use crate::monitor::{
-    QueueStats, RegistrationHealth, RegistrationLoad, ReplayJob, Traffic, TrafficQuery,
-};
-use crate::{
-    Claimed, DeliveryRequeue, DynStore, EventFilter, Requeue, Result, Store, StoreError,
-};
-use async_trait::async_trait;
+use crate::{ConfigStore, Result, StoreError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use hookline_core::event::{Attempt, Completion, Delivery, Event, Payload};
-use hookline_core::model::{
-    ApiKey, App, AppWebhook, Auth, Connection, Product, Registration, RegistrationKey,
-};
+use hookline_core::model::{Auth, Connection, Registration};
 use hookline_core::time::Millis;
 use rand::RngCore;
 use serde_json::Value;
@@ -57,7 +46,7 @@ const KEY_CHECK_PLAIN: &str = "hookline secret key check v1";
 /// Documents read from a database that has sealed data but no check value.
 const FIRST_CHECK_SAMPLE: u32 = 100;
 
-/// What [`SealedStore::verify_key`] found.
+/// What [`DocCipher::verify_key`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyCheck {
     /// The stored check value opens with this key.
@@ -210,38 +199,22 @@ impl DocCipher {
         }
         Ok(c)
     }
-}
 
-/// A [`Store`] that seals secrets on the way in and opens them on the way out.
-pub struct SealedStore {
-    inner: DynStore,
-    cipher: DocCipher,
-}
-
-impl SealedStore {
-    /// Wraps `inner`. Call [`SealedStore::verify_key`] before serving.
-    pub fn new(inner: DynStore, cipher: DocCipher) -> Self {
-        SealedStore { inner, cipher }
-    }
-
-    /// Checks that this store's key is the database's: opens the stored
-    /// check value, or, when there is none yet, first checks that the key
-    /// opens what is sealed already (if anything is) and then stores one.
+    /// Checks that this key is the database's: opens the stored check
+    /// value, or, when there is none yet, first checks that the key opens
+    /// what is sealed already (if anything is) and then stores one. The
+    /// server calls it on every start, with the cipher its store seals with.
     /// [`StoreError::WrongSecretKey`] when the key does not fit.
-    pub async fn verify_key(&self) -> Result<KeyCheck> {
-        if let Some(stored) = self.inner.key_check().await? {
+    pub async fn verify_key(&self, store: &dyn ConfigStore) -> Result<KeyCheck> {
+        if let Some(stored) = store.key_check().await? {
             self.opens_check(&stored)?;
             return Ok(KeyCheck::Matched);
         }
         let (mut opened, mut unreadable) = (0, 0);
-        for doc in self
-            .inner
-            .docs_containing(PREFIX, FIRST_CHECK_SAMPLE)
-            .await?
-        {
+        for doc in store.docs_containing(PREFIX, FIRST_CHECK_SAMPLE).await? {
             let doc: Value = serde_json::from_str(&doc)?;
             for sealed in sealed_strings(&doc) {
-                match self.cipher.open(sealed) {
+                match self.open(sealed) {
                     Ok(_) => opened += 1,
                     Err(_) => unreadable += 1,
                 }
@@ -252,384 +225,20 @@ impl SealedStore {
                 "any of the secrets stored in it".into(),
             ));
         }
-        let check = self.cipher.seal(KEY_CHECK_PLAIN);
+        let check = self.seal(KEY_CHECK_PLAIN);
         // Another node may have stored its own just now: the stored one counts.
-        let stored = self.inner.init_key_check(&check, Millis::now()).await?;
+        let stored = store.init_key_check(&check, Millis::now()).await?;
         self.opens_check(&stored)?;
         Ok(KeyCheck::Written { opened, unreadable })
     }
 
     fn opens_check(&self, stored: &str) -> Result<()> {
-        match self.cipher.open(stored) {
+        match self.open(stored) {
             Ok(plain) if plain == KEY_CHECK_PLAIN => Ok(()),
             _ => Err(StoreError::WrongSecretKey(
                 "its key check value, written by the first node that started on it".into(),
             )),
         }
-    }
-
-    fn open_regs(&self, regs: Vec<Registration>) -> Result<Vec<Registration>> {
-        regs.into_iter()
-            .map(|r| self.cipher.open_registration(r))
-            .collect()
-    }
-}
-
-#[async_trait]
-impl Store for SealedStore {
-    // --- sealed: connections and registrations -----------------------------
-
-    async fn insert_connection(&self, connection: &Connection) -> Result<()> {
-        self.inner
-            .insert_connection(&self.cipher.seal_connection(connection))
-            .await
-    }
-
-    async fn update_connection(&self, connection: &Connection) -> Result<()> {
-        self.inner
-            .update_connection(&self.cipher.seal_connection(connection))
-            .await
-    }
-
-    async fn get_connection(
-        &self,
-        product_id: &str,
-        access_tag: &str,
-    ) -> Result<Option<Connection>> {
-        self.inner
-            .get_connection(product_id, access_tag)
-            .await?
-            .map(|c| self.cipher.open_connection(c))
-            .transpose()
-    }
-
-    async fn list_connections(&self, product_id: &str) -> Result<Vec<Connection>> {
-        self.inner
-            .list_connections(product_id)
-            .await?
-            .into_iter()
-            .map(|c| self.cipher.open_connection(c))
-            .collect()
-    }
-
-    async fn save_registrations(&self, regs: &[Registration]) -> Result<()> {
-        let sealed: Vec<Registration> = regs
-            .iter()
-            .map(|r| self.cipher.seal_registration(r))
-            .collect();
-        self.inner.save_registrations(&sealed).await
-    }
-
-    async fn get_registration(&self, id: &str) -> Result<Option<Registration>> {
-        self.inner
-            .get_registration(id)
-            .await?
-            .map(|r| self.cipher.open_registration(r))
-            .transpose()
-    }
-
-    async fn get_registration_by_key(&self, key: &RegistrationKey) -> Result<Option<Registration>> {
-        self.inner
-            .get_registration_by_key(key)
-            .await?
-            .map(|r| self.cipher.open_registration(r))
-            .transpose()
-    }
-
-    async fn get_registration_by_link(&self, link_id: &str) -> Result<Option<Registration>> {
-        self.inner
-            .get_registration_by_link(link_id)
-            .await?
-            .map(|r| self.cipher.open_registration(r))
-            .transpose()
-    }
-
-    async fn list_registrations(
-        &self,
-        product_id: &str,
-        access_tag: Option<&str>,
-    ) -> Result<Vec<Registration>> {
-        self.open_regs(
-            self.inner
-                .list_registrations(product_id, access_tag)
-                .await?,
-        )
-    }
-
-    async fn claim_due(
-        &self,
-        owner: &str,
-        now: Millis,
-        lease_until: Millis,
-        limit: u32,
-    ) -> Result<Vec<Claimed>> {
-        let claimed = self.inner.claim_due(owner, now, lease_until, limit).await?;
-        // One registration that cannot be opened must not fail the claim: its
-        // events would stay leased, and the others with them.
-        Ok(claimed
-            .into_iter()
-            .map(|mut c| {
-                match self.cipher.open_registration(c.registration.clone()) {
-                    Ok(reg) => c.registration = reg,
-                    Err(e) => {
-                        strip_secrets(&mut c.registration);
-                        c.unreadable_secrets = Some(match e {
-                            StoreError::Corrupt(why) => why,
-                            other => other.to_string(),
-                        });
-                    }
-                }
-                c
-            })
-            .collect())
-    }
-
-    async fn key_check(&self) -> Result<Option<String>> {
-        self.inner.key_check().await
-    }
-
-    async fn init_key_check(&self, value: &str, now: Millis) -> Result<String> {
-        self.inner.init_key_check(value, now).await
-    }
-
-    async fn docs_containing(&self, needle: &str, limit: u32) -> Result<Vec<String>> {
-        self.inner.docs_containing(needle, limit).await
-    }
-
-    // --- forwarded unchanged ----------------------------------------------
-
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-    async fn probe_write(&self) -> Result<()> {
-        self.inner.probe_write().await
-    }
-
-    async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
-        self.inner.insert_api_key(key).await
-    }
-
-    async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>> {
-        self.inner.find_api_key(hash).await
-    }
-
-    async fn insert_app(&self, app: &App) -> Result<()> {
-        self.inner.insert_app(app).await
-    }
-
-    async fn update_app(&self, app: &App) -> Result<()> {
-        self.inner.update_app(app).await
-    }
-
-    async fn get_app(&self, tag: &str) -> Result<Option<App>> {
-        self.inner.get_app(tag).await
-    }
-
-    async fn get_app_by_id(&self, id: &str) -> Result<Option<App>> {
-        self.inner.get_app_by_id(id).await
-    }
-
-    async fn list_apps(&self) -> Result<Vec<App>> {
-        self.inner.list_apps().await
-    }
-
-    async fn delete_app(&self, id: &str) -> Result<()> {
-        self.inner.delete_app(id).await
-    }
-
-    async fn insert_webhook(&self, webhook: &AppWebhook) -> Result<()> {
-        self.inner.insert_webhook(webhook).await
-    }
-
-    async fn update_webhook(&self, webhook: &AppWebhook) -> Result<()> {
-        self.inner.update_webhook(webhook).await
-    }
-
-    async fn get_webhook(&self, app_id: &str, tag: &str) -> Result<Option<AppWebhook>> {
-        self.inner.get_webhook(app_id, tag).await
-    }
-
-    async fn get_webhook_by_id(&self, id: &str) -> Result<Option<AppWebhook>> {
-        self.inner.get_webhook_by_id(id).await
-    }
-
-    async fn list_webhooks(&self, app_id: &str) -> Result<Vec<AppWebhook>> {
-        self.inner.list_webhooks(app_id).await
-    }
-
-    async fn delete_webhook(&self, id: &str) -> Result<()> {
-        self.inner.delete_webhook(id).await
-    }
-
-    async fn insert_product(&self, product: &Product) -> Result<()> {
-        self.inner.insert_product(product).await
-    }
-
-    async fn update_product(&self, product: &Product) -> Result<()> {
-        self.inner.update_product(product).await
-    }
-
-    async fn get_product(&self, tag: &str) -> Result<Option<Product>> {
-        self.inner.get_product(tag).await
-    }
-
-    async fn list_products(&self) -> Result<Vec<Product>> {
-        self.inner.list_products().await
-    }
-
-    async fn delete_product(&self, id: &str) -> Result<()> {
-        self.inner.delete_product(id).await
-    }
-
-    async fn count_connections_for_app(&self, app_id: &str) -> Result<u64> {
-        self.inner.count_connections_for_app(app_id).await
-    }
-
-    async fn delete_connection(&self, id: &str) -> Result<()> {
-        self.inner.delete_connection(id).await
-    }
-
-    async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()> {
-        self.inner.insert_events(events).await
-    }
-
-    async fn insert_new_events(
-        &self,
-        events: Vec<(Event, Payload)>,
-        dedup_since: Millis,
-    ) -> Result<Vec<Option<String>>> {
-        self.inner.insert_new_events(events, dedup_since).await
-    }
-
-    async fn find_duplicate(
-        &self,
-        registration_id: &str,
-        provider_event_id: &str,
-        since: Millis,
-    ) -> Result<Option<String>> {
-        self.inner
-            .find_duplicate(registration_id, provider_event_id, since)
-            .await
-    }
-
-    async fn complete(&self, completions: &[Completion]) -> Result<()> {
-        self.inner.complete(completions).await
-    }
-
-    async fn release_leases(&self, owner: Option<&str>) -> Result<u64> {
-        self.inner.release_leases(owner).await
-    }
-
-    async fn next_due(&self) -> Result<Option<Millis>> {
-        self.inner.next_due().await
-    }
-
-    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
-        self.inner.list_events(filter).await
-    }
-
-    async fn get_event(&self, id: &str) -> Result<Option<(Event, Payload)>> {
-        self.inner.get_event(id).await
-    }
-
-    async fn list_attempts(&self, event_id: &str) -> Result<Vec<Attempt>> {
-        self.inner.list_attempts(event_id).await
-    }
-
-    async fn list_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>> {
-        self.inner.list_deliveries(event_id).await
-    }
-    async fn requeue_delivery(&self, id: &str, now: Millis) -> Result<DeliveryRequeue> {
-        self.inner.requeue_delivery(id, now).await
-    }
-    async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue> {
-        self.inner.requeue_event(id, now).await
-    }
-
-    async fn list_events_after(
-        &self,
-        filter: &EventFilter,
-        after_id: Option<&str>,
-    ) -> Result<Vec<Event>> {
-        self.inner.list_events_after(filter, after_id).await
-    }
-
-    async fn get_events(&self, ids: &[String]) -> Result<Vec<Event>> {
-        self.inner.get_events(ids).await
-    }
-
-    async fn count_events(&self, filter: &EventFilter) -> Result<u64> {
-        self.inner.count_events(filter).await
-    }
-
-    async fn queue_stats(&self) -> Result<QueueStats> {
-        self.inner.queue_stats().await
-    }
-
-    async fn traffic(&self, query: &TrafficQuery) -> Result<Traffic> {
-        self.inner.traffic(query).await
-    }
-
-    async fn registration_loads(&self, since: Millis) -> Result<Vec<RegistrationLoad>> {
-        self.inner.registration_loads(since).await
-    }
-
-    async fn list_registration_health(&self) -> Result<Vec<RegistrationHealth>> {
-        self.inner.list_registration_health().await
-    }
-
-    async fn save_registration_health(&self, health: &RegistrationHealth) -> Result<bool> {
-        self.inner.save_registration_health(health).await
-    }
-
-    async fn insert_replay_job(&self, job: &ReplayJob) -> Result<()> {
-        self.inner.insert_replay_job(job).await
-    }
-
-    async fn get_replay_job(&self, id: &str) -> Result<Option<ReplayJob>> {
-        self.inner.get_replay_job(id).await
-    }
-
-    async fn list_replay_jobs(&self, limit: u32) -> Result<Vec<ReplayJob>> {
-        self.inner.list_replay_jobs(limit).await
-    }
-
-    async fn claim_replay_job(
-        &self,
-        owner: &str,
-        now: Millis,
-        lease_until: Millis,
-    ) -> Result<Option<ReplayJob>> {
-        self.inner.claim_replay_job(owner, now, lease_until).await
-    }
-
-    async fn update_replay_job(&self, job: &ReplayJob, owner: &str) -> Result<bool> {
-        self.inner.update_replay_job(job, owner).await
-    }
-
-    async fn cancel_replay_job(&self, id: &str, now: Millis) -> Result<Option<ReplayJob>> {
-        self.inner.cancel_replay_job(id, now).await
-    }
-
-    async fn release_replay_jobs(&self, owner: &str) -> Result<u64> {
-        self.inner.release_replay_jobs(owner).await
-    }
-
-    async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
-        self.inner.delete_expired_events(before, limit).await
-    }
-    async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64> {
-        self.inner.delete_rejected_events(before, limit).await
-    }
-
-    // Has a default (`None`): without this line other nodes' work would
-    // never wake this one's worker.
-    fn work_notifications(&self) -> Option<crate::WorkNotifications> {
-        self.inner.work_notifications()
-    }
-
-    async fn sync_clock(&self) -> Result<Option<crate::ClockSync>> {
-        self.inner.sync_clock().await
     }
 }
 
@@ -646,17 +255,6 @@ fn sealed_strings(doc: &Value) -> Vec<&str> {
         }
     }
     out
-}
-
-/// Leaves no sealed (or half-opened) secret in a registration that could
-/// not be opened, so nothing can send it.
-fn strip_secrets(r: &mut Registration) {
-    if let Some(rx) = r.receiver.as_mut() {
-        rx.auth = Auth::default();
-    }
-    r.verification_secret = None;
-    r.signing_secret = String::new();
-    r.provider.previous_signing_secrets.clear();
 }
 
 #[cfg(test)]

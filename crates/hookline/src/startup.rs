@@ -49,8 +49,7 @@ use crate::service::{Gateway, HealthChecker, ReplayJobs};
 use hookline_core::retry::RetrySchedule;
 use hookline_delivery::guard::OutboundGuard;
 use hookline_delivery::worker::{self, DeliveryConfig};
-use hookline_store::sealed::KeyCheck;
-use hookline_store::{ConnectOptions, DynStore, SealedStore};
+use hookline_store::{ConfigStore, ConnectOptions, DocCipher, DynStore, KeyCheck};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -190,13 +189,14 @@ async fn joined(name: &str, task: JoinHandle<()>) {
 /// checked against the database here (`hookline migrate` may run anywhere);
 /// [`Application::build`] does that with [`verify_secret_key`].
 pub async fn open_store(config: &Config) -> Result<DynStore, StartupError> {
-    let (store, _) = open_sealed(config).await?;
+    let (store, _, _) = open_sealed(config).await?;
     Ok(store)
 }
 
+/// The store, sealing with the configured key, and that key.
 async fn open_sealed(
     config: &Config,
-) -> Result<(Arc<SealedStore>, crate::secret_key::KeySource), StartupError> {
+) -> Result<(DynStore, DocCipher, crate::secret_key::KeySource), StartupError> {
     std::fs::create_dir_all(&config.data_dir).map_err(hookline_store::StoreError::from)?;
     let opts = ConnectOptions {
         max_connections: config.database.max_connections,
@@ -205,18 +205,21 @@ async fn open_sealed(
     };
     let (cipher, source) = crate::secret_key::load(&config.secret_key, &config.data_dir)
         .map_err(StartupError::SecretKey)?;
-    let inner = hookline_store::connect(&config.database_url(), &opts).await?;
-    Ok((Arc::new(SealedStore::new(inner, cipher)), source))
+    let store = hookline_store::connect(&config.database_url(), &opts)
+        .await?
+        .with_cipher(Some(cipher.clone()));
+    Ok((store, cipher, source))
 }
 
 /// Refuses a key that does not open the database's key check value (or,
 /// on a database without one yet, any of its sealed secrets), and stores
 /// the check value on the first start.
 async fn verify_secret_key(
-    store: &SealedStore,
+    store: &dyn ConfigStore,
+    cipher: &DocCipher,
     source: &crate::secret_key::KeySource,
 ) -> Result<(), StartupError> {
-    match store.verify_key().await {
+    match cipher.verify_key(store).await {
         Ok(KeyCheck::Matched) => Ok(()),
         Ok(KeyCheck::Written { opened, unreadable }) => {
             tracing::info!(
@@ -248,9 +251,8 @@ async fn verify_secret_key(
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let (sealed, key_source) = open_sealed(&config).await?;
-        verify_secret_key(&sealed, &key_source).await?;
-        let store: DynStore = sealed;
+        let (store, cipher, key_source) = open_sealed(&config).await?;
+        verify_secret_key(&*store, &cipher, &key_source).await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartupError::Bind {

@@ -335,17 +335,11 @@ async fn concurrency_is_bounded() {
 
 #[tokio::test]
 async fn secrets_that_cannot_be_opened_fail_the_attempt_instead_of_holding_the_lease() {
-    use hookline_store::{DocCipher, DynStore, SealedStore};
+    use hookline_store::{DocCipher, DynStore};
     init_log();
     let (raw, _dir) = sqlite_store().await;
-    let written_with: DynStore = Arc::new(SealedStore::new(
-        raw.clone(),
-        DocCipher::new(&DocCipher::generate_key()),
-    ));
-    let read_with: DynStore = Arc::new(SealedStore::new(
-        raw.clone(),
-        DocCipher::new(&DocCipher::generate_key()),
-    ));
+    let written_with: DynStore = raw.with_cipher(Some(DocCipher::new(&DocCipher::generate_key())));
+    let read_with: DynStore = raw.with_cipher(Some(DocCipher::new(&DocCipher::generate_key())));
     let rx = TestReceiver::start(vec![]).await;
     let mut target = receiver(rx.url("/hook"));
     target

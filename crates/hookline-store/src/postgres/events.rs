@@ -9,7 +9,11 @@ use crate::codec::{
     DeliveryValues, EventRow, EventValues, PayloadRow, PayloadValues,
 };
 use crate::rules::{initial_delivery, list_limit, requeue_allowed};
-use crate::{DeliveryRequeue, EventFilter, Requeue, Result, StoreError};
+use crate::{
+    DeliveryRequeue, EventFilter, EventStore, IngestStore, Requeue, Result, RetentionStore,
+    StoreError,
+};
+use async_trait::async_trait;
 use hookline_core::event::{Attempt, Delivery, Event, Payload};
 use hookline_core::time::Millis;
 use sqlx::postgres::{PgArguments, PgRow};
@@ -732,4 +736,71 @@ pub(super) async fn delete_rejected(s: &PgStore, before: Millis, limit: u32) -> 
     .await?
     .rows_affected();
     Ok(deleted)
+}
+
+#[async_trait]
+impl IngestStore for PgStore {
+    async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()> {
+        insert(self, events).await
+    }
+    async fn insert_new_events(
+        &self,
+        events: Vec<(Event, Payload)>,
+        dedup_since: Millis,
+    ) -> Result<Vec<Option<String>>> {
+        insert_new(self, events, dedup_since).await
+    }
+    async fn find_duplicate(
+        &self,
+        registration_id: &str,
+        provider_event_id: &str,
+        since: Millis,
+    ) -> Result<Option<String>> {
+        find_duplicate(self, registration_id, provider_event_id, since).await
+    }
+}
+
+#[async_trait]
+impl EventStore for PgStore {
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        list(self, filter).await
+    }
+    async fn get_event(&self, id: &str) -> Result<Option<(Event, Payload)>> {
+        get(self, id).await
+    }
+    async fn list_attempts(&self, event_id: &str) -> Result<Vec<Attempt>> {
+        list_attempts(self, event_id).await
+    }
+    async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue> {
+        requeue(self, id, now).await
+    }
+    async fn list_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>> {
+        list_deliveries(self, event_id).await
+    }
+    async fn requeue_delivery(&self, id: &str, now: Millis) -> Result<DeliveryRequeue> {
+        requeue_delivery(self, id, now).await
+    }
+    async fn list_events_after(
+        &self,
+        filter: &EventFilter,
+        after_id: Option<&str>,
+    ) -> Result<Vec<Event>> {
+        super::monitor::list_events_after(self, filter, after_id).await
+    }
+    async fn get_events(&self, ids: &[String]) -> Result<Vec<Event>> {
+        super::monitor::get_events(self, ids).await
+    }
+    async fn count_events(&self, filter: &EventFilter) -> Result<u64> {
+        super::monitor::count_events(self, filter).await
+    }
+}
+
+#[async_trait]
+impl RetentionStore for PgStore {
+    async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
+        delete_expired(self, before, limit).await
+    }
+    async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64> {
+        delete_rejected(self, before, limit).await
+    }
 }

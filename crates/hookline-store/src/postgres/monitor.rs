@@ -3,30 +3,21 @@
 //! records, and bulk replay jobs, for several nodes at once.
 
 use super::events::push_filter;
-use super::PgStore;
-use crate::codec::{event_columns, from_doc, to_doc, EventRow};
+use super::{PgStore, Sql};
+use crate::codec::{event_columns, EventRow};
 use crate::monitor::{
-    QueueStats, RegistrationHealth, RegistrationLoad, ReplayFilter, ReplayJob, ReplayStatus,
-    Traffic, TrafficBucket, TrafficQuery,
+    QueueStats, RegistrationHealth, RegistrationLoad, Traffic, TrafficBucket, TrafficQuery,
 };
 use crate::rules::list_limit;
-use crate::{EventFilter, Result, StoreError};
+use crate::{EventFilter, Result, StatsStore};
+use async_trait::async_trait;
 use hookline_core::event::Event;
 use hookline_core::time::Millis;
 use sqlx::{Postgres, QueryBuilder};
 use std::collections::BTreeMap;
 
-/// First key of the advisory locks taken here (the second is a hash of the
-/// registration id): "HL" in ASCII. The two-key form never collides with the
-/// migrator's single-key lock.
-const HEALTH_LOCK_CLASS: i32 = 0x484C;
-
 fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
-}
-
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 pub(super) async fn list_events_after(
@@ -212,226 +203,21 @@ pub(super) async fn registration_loads(
     Ok(loads.into_values().collect())
 }
 
-pub(super) async fn list_registration_health(s: &PgStore) -> Result<Vec<RegistrationHealth>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT registration_id, doc FROM registration_health ORDER BY registration_id",
-    )
-    .fetch_all(&s.pool)
-    .await?;
-    rows.iter()
-        .map(|(id, doc)| from_doc("registration health", id, doc))
-        .collect()
-}
-
-pub(super) async fn save_registration_health(s: &PgStore, h: &RegistrationHealth) -> Result<bool> {
-    let mut tx = s.pool.begin().await?;
-    // Nodes judging the same registration at once take turns, so exactly
-    // one of them sees the change (a row lock cannot cover the first record,
-    // which does not exist yet). Released at commit.
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-        .bind(HEALTH_LOCK_CLASS)
-        .bind(&h.registration_id)
-        .execute(&mut *tx)
-        .await?;
-    let prev: Option<(bool, i64)> =
-        sqlx::query_as("SELECT healthy, since FROM registration_health WHERE registration_id = $1")
-            .bind(&h.registration_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let was_healthy = prev.is_none_or(|(healthy, _)| healthy);
-    let changed = was_healthy != h.healthy;
-    let mut record = h.clone();
-    if let (Some((_, since)), false) = (prev, changed) {
-        record.since = Millis(since);
+#[async_trait]
+impl StatsStore for PgStore {
+    async fn queue_stats(&self) -> Result<QueueStats> {
+        queue_stats(self).await
     }
-    sqlx::query(
-        "INSERT INTO registration_health (registration_id, healthy, since, checked_at, doc) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (registration_id) DO UPDATE SET healthy = excluded.healthy, \
-           since = excluded.since, checked_at = excluded.checked_at, doc = excluded.doc",
-    )
-    .bind(&record.registration_id)
-    .bind(record.healthy)
-    .bind(record.since.0)
-    .bind(record.checked_at.0)
-    .bind(to_doc(&record)?)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(changed)
-}
-
-const JOB_COLUMNS: &str = "id, status, filter, rate, total, replayed, skipped, cursor, \
-    created_at, updated_at, finished_at, owner, lease_until";
-
-#[derive(sqlx::FromRow)]
-struct JobRow {
-    id: String,
-    status: String,
-    filter: String,
-    rate: i64,
-    total: i64,
-    replayed: i64,
-    skipped: i64,
-    cursor: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    finished_at: Option<i64>,
-    owner: Option<String>,
-    lease_until: Option<i64>,
-}
-
-impl TryFrom<JobRow> for ReplayJob {
-    type Error = StoreError;
-
-    fn try_from(r: JobRow) -> Result<ReplayJob> {
-        let filter: ReplayFilter = from_doc("replay job filter", &r.id, &r.filter)?;
-        Ok(ReplayJob {
-            status: ReplayStatus::parse(&r.status).ok_or_else(|| {
-                StoreError::Corrupt(format!("status of replay job {} is `{}`", r.id, r.status))
-            })?,
-            filter,
-            rate: u32::try_from(r.rate).unwrap_or(u32::MAX),
-            total: to_u64(r.total),
-            replayed: to_u64(r.replayed),
-            skipped: to_u64(r.skipped),
-            cursor: r.cursor,
-            created_at: Millis(r.created_at),
-            updated_at: Millis(r.updated_at),
-            finished_at: r.finished_at.map(Millis),
-            owner: r.owner,
-            lease_until: r.lease_until.map(Millis),
-            id: r.id,
-        })
+    async fn traffic(&self, query: &TrafficQuery) -> Result<Traffic> {
+        traffic(self, query).await
     }
-}
-
-pub(super) async fn insert_replay_job(s: &PgStore, job: &ReplayJob) -> Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO replay_jobs ({JOB_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    ))
-    .bind(&job.id)
-    .bind(job.status.as_str())
-    .bind(to_doc(&job.filter)?)
-    .bind(i64::from(job.rate))
-    .bind(to_i64(job.total))
-    .bind(to_i64(job.replayed))
-    .bind(to_i64(job.skipped))
-    .bind(job.cursor.as_deref())
-    .bind(job.created_at.0)
-    .bind(job.updated_at.0)
-    .bind(job.finished_at.map(|t| t.0))
-    .bind(job.owner.as_deref())
-    .bind(job.lease_until.map(|t| t.0))
-    .execute(&s.pool)
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
-            entity: "replay job",
-            key: job.id.clone(),
-        },
-        _ => StoreError::from(e),
-    })?;
-    Ok(())
-}
-
-pub(super) async fn get_replay_job(s: &PgStore, id: &str) -> Result<Option<ReplayJob>> {
-    let row: Option<JobRow> = sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} FROM replay_jobs WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&s.pool)
-    .await?;
-    row.map(ReplayJob::try_from).transpose()
-}
-
-pub(super) async fn list_replay_jobs(s: &PgStore, limit: u32) -> Result<Vec<ReplayJob>> {
-    let rows: Vec<JobRow> = sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} FROM replay_jobs ORDER BY created_at DESC, id DESC LIMIT $1"
-    ))
-    .bind(i64::from(list_limit(limit)))
-    .fetch_all(&s.pool)
-    .await?;
-    rows.into_iter().map(ReplayJob::try_from).collect()
-}
-
-pub(super) async fn claim_replay_job(
-    s: &PgStore,
-    owner: &str,
-    now: Millis,
-    lease_until: Millis,
-) -> Result<Option<ReplayJob>> {
-    // As for events: pick and lease in one statement, passing over a job
-    // another node is claiming right now.
-    let row: Option<JobRow> = sqlx::query_as(&format!(
-        "UPDATE replay_jobs SET owner = $1, lease_until = $2 \
-         WHERE id = (SELECT id FROM replay_jobs WHERE status = 'running' \
-           AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $3) \
-           ORDER BY updated_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-         RETURNING {JOB_COLUMNS}"
-    ))
-    .bind(owner)
-    .bind(lease_until.0)
-    .bind(now.0)
-    .fetch_optional(&s.pool)
-    .await?;
-    row.map(ReplayJob::try_from).transpose()
-}
-
-pub(super) async fn update_replay_job(s: &PgStore, job: &ReplayJob, owner: &str) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE replay_jobs SET status = $1, replayed = $2, skipped = $3, cursor = $4, \
-           updated_at = $5, finished_at = $6, owner = $7, lease_until = $8 \
-         WHERE id = $9 AND owner = $10 AND status = 'running'",
-    )
-    .bind(job.status.as_str())
-    .bind(to_i64(job.replayed))
-    .bind(to_i64(job.skipped))
-    .bind(job.cursor.as_deref())
-    .bind(job.updated_at.0)
-    .bind(job.finished_at.map(|t| t.0))
-    .bind(job.owner.as_deref())
-    .bind(job.lease_until.map(|t| t.0))
-    .bind(&job.id)
-    .bind(owner)
-    .execute(&s.pool)
-    .await?
-    .rows_affected();
-    Ok(done == 1)
-}
-
-pub(super) async fn cancel_replay_job(
-    s: &PgStore,
-    id: &str,
-    now: Millis,
-) -> Result<Option<ReplayJob>> {
-    let mut tx = s.pool.begin().await?;
-    sqlx::query(
-        "UPDATE replay_jobs SET status = 'cancelled', finished_at = $1, updated_at = $1, \
-           owner = NULL, lease_until = NULL \
-         WHERE id = $2 AND status = 'running'",
-    )
-    .bind(now.0)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    let row: Option<JobRow> = sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} FROM replay_jobs WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    row.map(ReplayJob::try_from).transpose()
-}
-
-pub(super) async fn release_replay_jobs(s: &PgStore, owner: &str) -> Result<u64> {
-    Ok(
-        sqlx::query("UPDATE replay_jobs SET owner = NULL, lease_until = NULL WHERE owner = $1")
-            .bind(owner)
-            .execute(&s.pool)
-            .await?
-            .rows_affected(),
-    )
+    async fn registration_loads(&self, since: Millis) -> Result<Vec<RegistrationLoad>> {
+        registration_loads(self, since).await
+    }
+    async fn list_registration_health(&self) -> Result<Vec<RegistrationHealth>> {
+        Sql::list_registration_health(&self.pool).await
+    }
+    async fn save_registration_health(&self, health: &RegistrationHealth) -> Result<bool> {
+        Sql::save_registration_health(&mut *self.pool.acquire().await?, health).await
+    }
 }

@@ -5,6 +5,7 @@ use super::{notify::Notifier, PgOptions, PgStore};
 use crate::{Result, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Versioned schema files, embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -59,8 +60,9 @@ pub(super) async fn open(url: &str, opts: &PgOptions) -> Result<PgStore> {
         }
     }
     let store = PgStore {
-        notifier: Notifier::new(pool.clone(), connect),
+        notifier: Arc::new(Notifier::new(pool.clone(), connect)),
         pool,
+        cipher: None,
     };
     // Before anything is stamped: from here on this process's time is the
     // server's (see `clock`).

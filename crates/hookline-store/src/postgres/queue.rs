@@ -10,10 +10,12 @@
 
 use super::PgStore;
 use crate::codec::{
-    delivery_columns, event_columns, from_doc, AttemptValues, DeliveryRow, EventRow, PayloadRow,
+    delivery_columns, event_columns, from_doc, open_claimed, AttemptValues, DeliveryRow, EventRow,
+    PayloadRow,
 };
 use crate::rules::{assemble_claims, completion_update, SUMMARIZE_HEAD, SUMMARIZE_TAIL};
-use crate::{Claimed, Result};
+use crate::{Claimed, QueueStore, Result};
+use async_trait::async_trait;
 use hookline_core::event::{Completion, Delivery, DeliveryStatus, Event, Payload};
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
@@ -372,4 +374,30 @@ pub(super) async fn next_due(s: &PgStore) -> Result<Option<Millis>> {
     .fetch_one(&s.pool)
     .await?;
     Ok(due.map(Millis))
+}
+
+#[async_trait]
+impl QueueStore for PgStore {
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
+        let claimed = claim_due(self, owner, now, lease_until, limit).await?;
+        Ok(open_claimed(self.cipher.as_ref(), claimed))
+    }
+    async fn complete(&self, completions: &[Completion]) -> Result<()> {
+        complete(self, completions).await
+    }
+    async fn release_leases(&self, owner: Option<&str>) -> Result<u64> {
+        release_leases(self, owner).await
+    }
+    async fn next_due(&self) -> Result<Option<Millis>> {
+        next_due(self).await
+    }
+    fn work_notifications(&self) -> Option<crate::WorkNotifications> {
+        self.notifier.subscribe()
+    }
 }

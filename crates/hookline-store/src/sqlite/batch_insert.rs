@@ -11,7 +11,8 @@ use super::SqliteStore;
 use crate::batch::{first_conflict, Copies};
 use crate::codec::{delivery_columns, event_columns, DeliveryValues, EventValues, PayloadValues};
 use crate::rules::{id_tracks_time, initial_delivery};
-use crate::{Result, StoreError};
+use crate::{IngestStore, Result, StoreError};
+use async_trait::async_trait;
 use hookline_core::event::{Delivery, Event, Payload};
 use hookline_core::time::Millis;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -33,7 +34,7 @@ pub(super) async fn insert(s: &SqliteStore, events: &[(Event, Payload)]) -> Resu
 }
 
 /// [`insert`] leaving out provider redeliveries; see
-/// [`Store::insert_new_events`](crate::Store::insert_new_events).
+/// [`IngestStore::insert_new_events`].
 pub(super) async fn insert_new(
     s: &SqliteStore,
     events: Vec<(Event, Payload)>,
@@ -258,4 +259,27 @@ async fn stored_originals(
         }
     }
     Ok(found)
+}
+
+#[async_trait]
+impl IngestStore for SqliteStore {
+    async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()> {
+        self.written(insert(self, events).await).await
+    }
+    async fn insert_new_events(
+        &self,
+        events: Vec<(Event, Payload)>,
+        dedup_since: Millis,
+    ) -> Result<Vec<Option<String>>> {
+        self.written(insert_new(self, events, dedup_since).await)
+            .await
+    }
+    async fn find_duplicate(
+        &self,
+        registration_id: &str,
+        provider_event_id: &str,
+        since: Millis,
+    ) -> Result<Option<String>> {
+        super::events::find_duplicate(self, registration_id, provider_event_id, since).await
+    }
 }

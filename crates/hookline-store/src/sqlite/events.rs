@@ -7,7 +7,8 @@ use crate::codec::{
     EventRow, PayloadRow,
 };
 use crate::rules::{id_window, list_limit, requeue_allowed};
-use crate::{DeliveryRequeue, EventFilter, Requeue, Result};
+use crate::{DeliveryRequeue, EventFilter, EventStore, Requeue, Result, RetentionStore};
+use async_trait::async_trait;
 use hookline_core::event::{Attempt, Delivery, Event, Payload};
 use hookline_core::time::Millis;
 use sqlx::sqlite::SqliteRow;
@@ -301,4 +302,52 @@ pub(super) async fn delete_rejected(s: &SqliteStore, before: Millis, limit: u32)
     .await?
     .rows_affected();
     Ok(deleted)
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        list(self, filter).await
+    }
+    async fn get_event(&self, id: &str) -> Result<Option<(Event, Payload)>> {
+        get(self, id).await
+    }
+    async fn list_attempts(&self, event_id: &str) -> Result<Vec<Attempt>> {
+        list_attempts(self, event_id).await
+    }
+    async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue> {
+        self.written(requeue(self, id, now).await).await
+    }
+    async fn list_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>> {
+        list_deliveries(self, event_id).await
+    }
+    async fn requeue_delivery(&self, id: &str, now: Millis) -> Result<DeliveryRequeue> {
+        self.written(requeue_delivery(self, id, now).await).await
+    }
+    // Cursors and counts, for live streams and bulk replay: in `monitor.rs`.
+    async fn list_events_after(
+        &self,
+        filter: &EventFilter,
+        after_id: Option<&str>,
+    ) -> Result<Vec<Event>> {
+        super::monitor::list_events_after(self, filter, after_id).await
+    }
+    async fn get_events(&self, ids: &[String]) -> Result<Vec<Event>> {
+        super::monitor::get_events(self, ids).await
+    }
+    async fn count_events(&self, filter: &EventFilter) -> Result<u64> {
+        super::monitor::count_events(self, filter).await
+    }
+}
+
+#[async_trait]
+impl RetentionStore for SqliteStore {
+    async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
+        self.written(delete_expired(self, before, limit).await)
+            .await
+    }
+    async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64> {
+        self.written(delete_rejected(self, before, limit).await)
+            .await
+    }
 }

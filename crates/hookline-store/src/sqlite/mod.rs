@@ -1,14 +1,24 @@
 //! The embedded SQLite backend: one process owns one database file.
 //!
 //! # Layout
+//! Each part of the store is implemented in the module that owns it; where
+//! the SQL is the same as PostgreSQL's it lives in `crate::sql` and the
+//! module only picks the connection (writes on the writer, through
+//! `SqliteStore::written`; reads on the reader pool).
 //! - `open`: locating the file, the process lock, pools, PRAGMAs
-//!   and migrations.
-//! - `config`: api keys, apps, webhooks, products, connections.
-//! - `registrations`: registrations and the release of their held events.
-//! - `batch_insert`: storing received batches (the group commit's write).
-//! - `events`: finding, listing and replaying events.
-//! - `queue`: claiming, completing and releasing leased events.
-//! - `monitor`: queue gauges, traffic, registration health, replay jobs.
+//!   and migrations; `mod.rs` itself: [`Store`] (ping, the write probe).
+//! - `config`: [`ConfigStore`](crate::ConfigStore) (api keys, apps,
+//!   webhooks, products, connections, the key check).
+//! - `registrations`: [`RegistrationStore`](crate::RegistrationStore).
+//! - `batch_insert`: [`IngestStore`](crate::IngestStore), storing received
+//!   batches (the group commit's write).
+//! - `events`: [`EventStore`](crate::EventStore) (finding, listing and
+//!   replaying events) and [`RetentionStore`](crate::RetentionStore).
+//! - `queue`: [`QueueStore`](crate::QueueStore), claiming, completing and
+//!   releasing leased events.
+//! - `monitor`: [`StatsStore`](crate::StatsStore), queue gauges, traffic,
+//!   registration load and health; cursors and counts for `events`.
+//! - `replay_jobs`: [`ReplayJobStore`](crate::ReplayJobStore).
 //!
 //! # Why one writer connection and a reader pool
 //! SQLite has one writer at a time. Every write goes through `writer`, one
@@ -28,7 +38,7 @@
 //! issue a `SAVEPOINT`, whose rollback leaves a transaction open, and every
 //! later `BEGIN` fails. So after any write that fails
 //! [`StoreError::Unavailable`](crate::StoreError::Unavailable) the writer is
-//! closed and opened afresh ([`SqliteStore::written`]): no transaction state
+//! closed and opened afresh (`SqliteStore::written`): no transaction state
 //! survives a storage failure, and a write that succeeds costs nothing more.
 //!
 //! Architecture invariant: no method holds a transaction open across anything
@@ -41,23 +51,24 @@ mod monitor;
 mod open;
 mod queue;
 mod registrations;
+mod replay_jobs;
 
-use crate::{Claimed, DeliveryRequeue, EventFilter, Requeue, Result, Store};
+use crate::{DocCipher, DynStore, Result, Store};
 use async_trait::async_trait;
-use hookline_core::event::{Attempt, Completion, Delivery, Event, Payload};
-use hookline_core::model::{
-    ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey,
-};
 use hookline_core::time::Millis;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions as _, Connection as _, SqliteConnection, SqlitePool};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 pub use open::database_path;
+
+/// The statements shared with the other backend (see [`crate::sql`]).
+type Sql = crate::sql::Sql<sqlx::Sqlite>;
 
 /// How [`SqliteStore::open`] sets the database up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,11 +96,12 @@ impl Default for SqliteOptions {
 }
 
 /// A [`Store`] on an embedded SQLite file. See the module docs for why it
-/// holds two pools.
-#[derive(Debug)]
+/// holds two pools. A clone is another handle on the same connections and
+/// lock (as [`Store::with_cipher`] makes); the lock goes with the last one.
+#[derive(Debug, Clone)]
 pub struct SqliteStore {
     /// The one write connection; `None` once closed.
-    writer: Mutex<Option<SqliteConnection>>,
+    writer: Arc<Mutex<Option<SqliteConnection>>>,
     /// How `writer` is opened, to open it again after a storage failure.
     writer_options: SqliteConnectOptions,
     /// `query_only` connections for reads, concurrent with the writer.
@@ -100,11 +112,15 @@ pub struct SqliteStore {
     /// windows into id ranges (see [`crate::rules::id_window`]). Only this
     /// process writes the file, so the cache cannot go stale; it is cleared
     /// before the first event breaking the rule is written, never after.
-    ids_track_time: AtomicBool,
+    ids_track_time: Arc<AtomicBool>,
+    /// Seals the secrets of registrations and connections as their
+    /// documents are written, and opens them as they are read (`None`: kept
+    /// as given). See [`crate::sealed`].
+    cipher: Option<DocCipher>,
     /// Exclusive advisory lock on `<db>.lock`, held for the store's lifetime:
     /// it is what makes releasing every lease at open safe. Dropping the
     /// store drops the file and so releases the lock.
-    _lock: File,
+    _lock: Arc<File>,
 }
 
 impl SqliteStore {
@@ -120,9 +136,10 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Closes the readers and the writer, waiting for connections in use to
-    /// come back, so the WAL is checkpointed before the process exits.
-    /// Dropping the store without it is safe, only less tidy.
+    /// Closes the readers and the writer (of every handle on them), waiting
+    /// for connections in use to come back, so the WAL is checkpointed
+    /// before the process exits. Dropping the store without it is safe,
+    /// only less tidy.
     pub async fn close(&self) {
         self.reader.close().await;
         if let Some(conn) = self.writer.lock().await.take() {
@@ -196,264 +213,18 @@ impl Store for SqliteStore {
         };
         self.written(probe.await).await
     }
-
-    async fn key_check(&self) -> Result<Option<String>> {
-        config::key_check(self).await
-    }
-    async fn init_key_check(&self, value: &str, now: Millis) -> Result<String> {
-        self.written(config::init_key_check(self, value, now.0).await)
-            .await
-    }
-    async fn docs_containing(&self, needle: &str, limit: u32) -> Result<Vec<String>> {
-        config::docs_containing(self, needle, limit).await
-    }
-
-    async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
-        self.written(config::insert_api_key(self, key).await).await
-    }
-    async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>> {
-        config::find_api_key(self, hash).await
-    }
-
-    async fn insert_app(&self, app: &App) -> Result<()> {
-        self.written(config::insert_app(self, app).await).await
-    }
-    async fn update_app(&self, app: &App) -> Result<()> {
-        self.written(config::update_app(self, app).await).await
-    }
-    async fn get_app(&self, tag: &str) -> Result<Option<App>> {
-        config::get_app(self, tag).await
-    }
-    async fn get_app_by_id(&self, id: &str) -> Result<Option<App>> {
-        config::get_app_by_id(self, id).await
-    }
-    async fn list_apps(&self) -> Result<Vec<App>> {
-        config::list_apps(self).await
-    }
-    async fn delete_app(&self, id: &str) -> Result<()> {
-        self.written(config::delete_app(self, id).await).await
-    }
-
-    async fn insert_webhook(&self, webhook: &AppWebhook) -> Result<()> {
-        self.written(config::insert_webhook(self, webhook).await)
-            .await
-    }
-    async fn update_webhook(&self, webhook: &AppWebhook) -> Result<()> {
-        self.written(config::update_webhook(self, webhook).await)
-            .await
-    }
-    async fn get_webhook(&self, app_id: &str, tag: &str) -> Result<Option<AppWebhook>> {
-        config::get_webhook(self, app_id, tag).await
-    }
-    async fn get_webhook_by_id(&self, id: &str) -> Result<Option<AppWebhook>> {
-        config::get_webhook_by_id(self, id).await
-    }
-    async fn list_webhooks(&self, app_id: &str) -> Result<Vec<AppWebhook>> {
-        config::list_webhooks(self, app_id).await
-    }
-    async fn delete_webhook(&self, id: &str) -> Result<()> {
-        self.written(config::delete_webhook(self, id).await).await
-    }
-
-    async fn insert_product(&self, product: &Product) -> Result<()> {
-        self.written(config::insert_product(self, product).await)
-            .await
-    }
-    async fn update_product(&self, product: &Product) -> Result<()> {
-        self.written(config::update_product(self, product).await)
-            .await
-    }
-    async fn get_product(&self, tag: &str) -> Result<Option<Product>> {
-        config::get_product(self, tag).await
-    }
-    async fn list_products(&self) -> Result<Vec<Product>> {
-        config::list_products(self).await
-    }
-    async fn delete_product(&self, id: &str) -> Result<()> {
-        self.written(config::delete_product(self, id).await).await
-    }
-
-    async fn insert_connection(&self, connection: &Connection) -> Result<()> {
-        self.written(config::insert_connection(self, connection).await)
-            .await
-    }
-    async fn update_connection(&self, connection: &Connection) -> Result<()> {
-        self.written(config::update_connection(self, connection).await)
-            .await
-    }
-    async fn get_connection(
-        &self,
-        product_id: &str,
-        access_tag: &str,
-    ) -> Result<Option<Connection>> {
-        config::get_connection(self, product_id, access_tag).await
-    }
-    async fn list_connections(&self, product_id: &str) -> Result<Vec<Connection>> {
-        config::list_connections(self, product_id).await
-    }
-    async fn count_connections_for_app(&self, app_id: &str) -> Result<u64> {
-        config::count_connections_for_app(self, app_id).await
-    }
-    async fn delete_connection(&self, id: &str) -> Result<()> {
-        self.written(config::delete_connection(self, id).await)
-            .await
-    }
-
-    async fn save_registrations(&self, regs: &[Registration]) -> Result<()> {
-        self.written(registrations::save(self, regs).await).await
-    }
-    async fn get_registration(&self, id: &str) -> Result<Option<Registration>> {
-        registrations::get(self, id).await
-    }
-    async fn get_registration_by_key(&self, key: &RegistrationKey) -> Result<Option<Registration>> {
-        registrations::get_by_key(self, key).await
-    }
-    async fn get_registration_by_link(&self, link_id: &str) -> Result<Option<Registration>> {
-        registrations::get_by_link(self, link_id).await
-    }
-    async fn list_registrations(
-        &self,
-        product_id: &str,
-        access_tag: Option<&str>,
-    ) -> Result<Vec<Registration>> {
-        registrations::list(self, product_id, access_tag).await
-    }
-
-    async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()> {
-        self.written(batch_insert::insert(self, events).await).await
-    }
-    async fn insert_new_events(
-        &self,
-        events: Vec<(Event, Payload)>,
-        dedup_since: Millis,
-    ) -> Result<Vec<Option<String>>> {
-        self.written(batch_insert::insert_new(self, events, dedup_since).await)
-            .await
-    }
-    async fn find_duplicate(
-        &self,
-        registration_id: &str,
-        provider_event_id: &str,
-        since: Millis,
-    ) -> Result<Option<String>> {
-        events::find_duplicate(self, registration_id, provider_event_id, since).await
-    }
-    async fn claim_due(
-        &self,
-        owner: &str,
-        now: Millis,
-        lease_until: Millis,
-        limit: u32,
-    ) -> Result<Vec<Claimed>> {
-        self.written(queue::claim_due(self, owner, now, lease_until, limit).await)
-            .await
-    }
-    async fn complete(&self, completions: &[Completion]) -> Result<()> {
-        self.written(queue::complete(self, completions).await).await
-    }
-    async fn release_leases(&self, owner: Option<&str>) -> Result<u64> {
-        self.written(queue::release_leases(self, owner).await).await
-    }
-    async fn next_due(&self) -> Result<Option<Millis>> {
-        self.written(queue::next_due(self).await).await
-    }
-
-    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
-        events::list(self, filter).await
-    }
-    async fn get_event(&self, id: &str) -> Result<Option<(Event, Payload)>> {
-        events::get(self, id).await
-    }
-    async fn list_attempts(&self, event_id: &str) -> Result<Vec<Attempt>> {
-        events::list_attempts(self, event_id).await
-    }
-    async fn list_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>> {
-        events::list_deliveries(self, event_id).await
-    }
-    async fn requeue_delivery(&self, id: &str, now: Millis) -> Result<DeliveryRequeue> {
-        let result = events::requeue_delivery(self, id, now).await;
-        self.written(result).await
-    }
-    async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue> {
-        self.written(events::requeue(self, id, now).await).await
-    }
-
-    // Monitoring: all in `monitor.rs`.
-    async fn list_events_after(
-        &self,
-        filter: &EventFilter,
-        after_id: Option<&str>,
-    ) -> Result<Vec<Event>> {
-        monitor::list_events_after(self, filter, after_id).await
-    }
-    async fn get_events(&self, ids: &[String]) -> Result<Vec<Event>> {
-        monitor::get_events(self, ids).await
-    }
-    async fn count_events(&self, filter: &EventFilter) -> Result<u64> {
-        monitor::count_events(self, filter).await
-    }
-    async fn queue_stats(&self) -> Result<crate::QueueStats> {
-        monitor::queue_stats(self).await
-    }
-    async fn traffic(&self, query: &crate::TrafficQuery) -> Result<crate::Traffic> {
-        monitor::traffic(self, query).await
-    }
-    async fn registration_loads(&self, since: Millis) -> Result<Vec<crate::RegistrationLoad>> {
-        monitor::registration_loads(self, since).await
-    }
-    async fn list_registration_health(&self) -> Result<Vec<crate::RegistrationHealth>> {
-        monitor::list_registration_health(self).await
-    }
-    async fn save_registration_health(&self, health: &crate::RegistrationHealth) -> Result<bool> {
-        self.written(monitor::save_registration_health(self, health).await)
-            .await
-    }
-    async fn insert_replay_job(&self, job: &crate::ReplayJob) -> Result<()> {
-        self.written(monitor::insert_replay_job(self, job).await)
-            .await
-    }
-    async fn get_replay_job(&self, id: &str) -> Result<Option<crate::ReplayJob>> {
-        monitor::get_replay_job(self, id).await
-    }
-    async fn list_replay_jobs(&self, limit: u32) -> Result<Vec<crate::ReplayJob>> {
-        monitor::list_replay_jobs(self, limit).await
-    }
-    async fn claim_replay_job(
-        &self,
-        owner: &str,
-        now: Millis,
-        lease_until: Millis,
-    ) -> Result<Option<crate::ReplayJob>> {
-        self.written(monitor::claim_replay_job(self, owner, now, lease_until).await)
-            .await
-    }
-    async fn update_replay_job(&self, job: &crate::ReplayJob, owner: &str) -> Result<bool> {
-        self.written(monitor::update_replay_job(self, job, owner).await)
-            .await
-    }
-    async fn cancel_replay_job(&self, id: &str, now: Millis) -> Result<Option<crate::ReplayJob>> {
-        self.written(monitor::cancel_replay_job(self, id, now).await)
-            .await
-    }
-    async fn release_replay_jobs(&self, owner: &str) -> Result<u64> {
-        self.written(monitor::release_replay_jobs(self, owner).await)
-            .await
-    }
-
-    async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
-        self.written(events::delete_expired(self, before, limit).await)
-            .await
-    }
-    async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64> {
-        self.written(events::delete_rejected(self, before, limit).await)
-            .await
+    fn with_cipher(&self, cipher: Option<DocCipher>) -> DynStore {
+        Arc::new(SqliteStore {
+            cipher,
+            ..self.clone()
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RegistrationHealth;
+    use crate::{RegistrationHealth, StatsStore};
 
     fn health(id: &str, reason: String) -> RegistrationHealth {
         RegistrationHealth {

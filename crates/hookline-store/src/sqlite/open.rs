@@ -9,6 +9,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use tokio::sync::Mutex;
 
 /// Versioned schema files, embedded at build time.
@@ -88,12 +89,13 @@ pub(super) async fn open(path_or_url: &str, opts: &SqliteOptions) -> Result<Sqli
     let ids_track_time = ids_track_time.is_some_and(|(v,)| v == "1");
 
     let store = SqliteStore {
-        writer: Mutex::new(Some(writer)),
+        writer: Arc::new(Mutex::new(Some(writer))),
         writer_options,
         reader,
         path,
-        ids_track_time: AtomicBool::new(ids_track_time),
-        _lock: lock,
+        ids_track_time: Arc::new(AtomicBool::new(ids_track_time)),
+        cipher: None,
+        _lock: Arc::new(lock),
     };
     // This process owns the file, so any lease in it belongs to a process
     // that is gone: free them all rather than wait for them to expire.

@@ -9,13 +9,14 @@
 
 use super::SqliteStore;
 use crate::codec::{
-    attempt_columns, delivery_columns, event_columns, from_doc, AttemptValues, DeliveryRow,
-    EventRow, PayloadRow,
+    attempt_columns, delivery_columns, event_columns, from_doc, open_claimed, AttemptValues,
+    DeliveryRow, EventRow, PayloadRow,
 };
 use crate::rules::{
     assemble_claims, completion_update, CompletionUpdate, SUMMARIZE_HEAD, SUMMARIZE_TAIL,
 };
-use crate::{Claimed, Result};
+use crate::{Claimed, QueueStore, Result};
+use async_trait::async_trait;
 use hookline_core::event::{Completion, Delivery, DeliveryStatus, Event, Payload};
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
@@ -393,4 +394,30 @@ pub(super) async fn next_due(s: &SqliteStore) -> Result<Option<Millis>> {
     .fetch_one(&mut *s.write().await?)
     .await?;
     Ok(due.map(Millis))
+}
+
+#[async_trait]
+impl QueueStore for SqliteStore {
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
+        let claimed = claim_due(self, owner, now, lease_until, limit).await;
+        Ok(open_claimed(
+            self.cipher.as_ref(),
+            self.written(claimed).await?,
+        ))
+    }
+    async fn complete(&self, completions: &[Completion]) -> Result<()> {
+        self.written(complete(self, completions).await).await
+    }
+    async fn release_leases(&self, owner: Option<&str>) -> Result<u64> {
+        self.written(release_leases(self, owner).await).await
+    }
+    async fn next_due(&self) -> Result<Option<Millis>> {
+        self.written(next_due(self).await).await
+    }
 }

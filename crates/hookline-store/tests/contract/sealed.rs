@@ -1,16 +1,22 @@
-//! The secret key check and unreadable secrets, through [`SealedStore`] over
-//! each backend: a database takes the key of the first node that starts on
-//! it, and refuses every other; one written before the check existed is
-//! judged by the secrets it holds; a claim whose secrets cannot be opened
-//! comes back marked instead of failing (and leaving leased) the claim.
+//! The secret key check and unreadable secrets, through stores sealing with
+//! a key (`Store::with_cipher`) on each backend: a database takes the key
+//! of the first node that starts on it, and refuses every other; one written
+//! before the check existed is judged by the secrets it holds; a claim whose
+//! secrets cannot be opened comes back marked instead of failing (and leaving
+//! leased) the claim.
 
 use crate::fixtures::*;
 use anyhow::{ensure, Result};
-use hookline_store::sealed::KeyCheck;
-use hookline_store::{DocCipher, DynStore, SealedStore, Store, StoreError};
+use hookline_store::{DocCipher, DynStore, KeyCheck, StoreError};
 
-fn sealed(inner: &DynStore, key: &[u8; 32]) -> SealedStore {
-    SealedStore::new(inner.clone(), DocCipher::new(key))
+/// The database as a node with this key sees it.
+fn sealed(inner: &DynStore, key: &[u8; 32]) -> DynStore {
+    inner.with_cipher(Some(DocCipher::new(key)))
+}
+
+/// A node's key, as the key check sees it.
+fn cipher(key: &[u8; 32]) -> DocCipher {
+    DocCipher::new(key)
 }
 
 pub async fn key_check_is_stored_once_and_read_back(store: DynStore) -> Result<()> {
@@ -28,7 +34,7 @@ pub async fn a_fresh_database_takes_the_first_key_and_refuses_others(
     store: DynStore,
 ) -> Result<()> {
     let (a, b) = (DocCipher::generate_key(), DocCipher::generate_key());
-    let first = sealed(&store, &a).verify_key().await?;
+    let first = cipher(&a).verify_key(&*store).await?;
     ensure!(
         first
             == KeyCheck::Written {
@@ -42,8 +48,8 @@ pub async fn a_fresh_database_takes_the_first_key_and_refuses_others(
         !stored.contains(&base64_of(&a)),
         "the check value is not the key"
     );
-    ensure!(sealed(&store, &a).verify_key().await? == KeyCheck::Matched);
-    let other = sealed(&store, &b).verify_key().await;
+    ensure!(cipher(&a).verify_key(&*store).await? == KeyCheck::Matched);
+    let other = cipher(&b).verify_key(&*store).await;
     ensure!(
         matches!(other, Err(StoreError::WrongSecretKey(_))),
         "{other:?}"
@@ -54,8 +60,8 @@ pub async fn a_fresh_database_takes_the_first_key_and_refuses_others(
 
 pub async fn nodes_starting_together_agree_on_one_key(store: DynStore) -> Result<()> {
     let (a, b) = (DocCipher::generate_key(), DocCipher::generate_key());
-    let (na, nb) = (sealed(&store, &a), sealed(&store, &b));
-    let (ra, rb) = tokio::join!(na.verify_key(), nb.verify_key());
+    let (na, nb) = (cipher(&a), cipher(&b));
+    let (ra, rb) = tokio::join!(na.verify_key(&*store), nb.verify_key(&*store));
     ensure!(
         ra.is_ok() != rb.is_ok(),
         "exactly one key is taken: {ra:?} {rb:?}"
@@ -73,7 +79,7 @@ pub async fn an_older_database_is_judged_by_the_secrets_it_holds(store: DynStore
     old.save_registrations(std::slice::from_ref(&reg)).await?;
     ensure!(store.key_check().await?.is_none());
 
-    let wrong = sealed(&store, &b).verify_key().await;
+    let wrong = cipher(&b).verify_key(&*store).await;
     ensure!(
         matches!(wrong, Err(StoreError::WrongSecretKey(_))),
         "{wrong:?}"
@@ -83,14 +89,14 @@ pub async fn an_older_database_is_judged_by_the_secrets_it_holds(store: DynStore
         "a refused key writes no check value"
     );
 
-    let right = sealed(&store, &a).verify_key().await?;
+    let right = cipher(&a).verify_key(&*store).await?;
     ensure!(
         matches!(right, KeyCheck::Written { opened, unreadable: 0 } if opened >= 2),
         "{right:?}"
     );
     ensure!(store.key_check().await?.is_some());
-    ensure!(sealed(&store, &a).verify_key().await? == KeyCheck::Matched);
-    ensure!(sealed(&store, &b).verify_key().await.is_err());
+    ensure!(cipher(&a).verify_key(&*store).await? == KeyCheck::Matched);
+    ensure!(cipher(&b).verify_key(&*store).await.is_err());
     Ok(())
 }
 
@@ -131,6 +137,54 @@ pub async fn a_claim_with_unreadable_secrets_comes_back_marked(store: DynStore) 
     Ok(())
 }
 
+pub async fn secrets_are_sealed_in_the_stored_documents_and_opened_on_read(
+    store: DynStore,
+) -> Result<()> {
+    let node = sealed(&store, &DocCipher::generate_key());
+    let mut reg = registration("acme", None);
+    reg.receiver
+        .as_mut()
+        .expect("receiver")
+        .auth
+        .headers
+        .insert("authorization".into(), "Bearer rx_s3cret".into());
+    node.save_registrations(std::slice::from_ref(&reg)).await?;
+    let (shop, stripe) = (product("shop"), app("stripe"));
+    node.insert_product(&shop).await?;
+    node.insert_app(&stripe).await?;
+    let con = connection(&shop.id, &stripe.id, "main");
+    node.insert_connection(&con).await?;
+
+    // What the database holds: every secret sealed, names readable.
+    for secret in ["rx_s3cret", "whsec_provider", "whsec_signing", "sk_test"] {
+        ensure!(
+            store.docs_containing(secret, 10).await?.is_empty(),
+            "`{secret}` is stored in plain text"
+        );
+    }
+    ensure!(store.docs_containing("sealed:v1:", 10).await?.len() == 2);
+    ensure!(store.docs_containing("authorization", 10).await?.len() == 1);
+    let stored = store.get_registration(&reg.id).await?.expect("saved");
+    ensure!(
+        stored.signing_secret.starts_with("sealed:v1:"),
+        "{stored:?}"
+    );
+
+    // Every read through the node opens them.
+    ensure!(node.get_registration(&reg.id).await? == Some(reg.clone()));
+    ensure!(node.get_registration_by_link(reg.link_id.as_str()).await? == Some(reg.clone()));
+    ensure!(node.list_registrations(&reg.product_id, None).await? == vec![reg.clone()]);
+    ensure!(node.get_connection(&shop.id, "main").await? == Some(con.clone()));
+    ensure!(node.list_connections(&shop.id).await? == vec![con.clone()]);
+    node.insert_events(&with_payloads(&[queued(&reg, at(0))]))
+        .await?;
+    let claimed = node.claim_due("n1", at(10), at(60_000), 10).await?;
+    ensure!(claimed.len() == 1, "{claimed:?}");
+    ensure!(claimed[0].registration == reg, "{claimed:?}");
+    ensure!(claimed[0].unreadable_secrets.is_none());
+    Ok(())
+}
+
 fn base64_of(key: &[u8; 32]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
@@ -165,4 +219,5 @@ sealed_tests!(
     nodes_starting_together_agree_on_one_key,
     an_older_database_is_judged_by_the_secrets_it_holds,
     a_claim_with_unreadable_secrets_comes_back_marked,
+    secrets_are_sealed_in_the_stored_documents_and_opened_on_read,
 );

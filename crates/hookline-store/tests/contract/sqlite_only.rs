@@ -3,7 +3,10 @@
 //! `postgres://` side is in `postgres_only`).
 
 use crate::fixtures::*;
-use hookline_store::{connect, ConnectOptions, SqliteOptions, SqliteStore, Store, StoreError};
+use hookline_store::{
+    connect, ConnectOptions, QueueStore, RegistrationStore, SqliteOptions, SqliteStore, Store,
+    StoreError,
+};
 
 fn path_str(p: &std::path::Path) -> &str {
     p.to_str().expect("utf-8 temp path")
