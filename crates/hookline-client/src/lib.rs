@@ -450,6 +450,12 @@ impl Client {
             .await
     }
 
+    /// Queues one delivery again (delivered, failed, or waiting for a retry).
+    pub async fn replay_delivery(&self, id: &str) -> Result<Delivery, Error> {
+        self.call(self.request(Method::POST, &["deliveries", id, "replay"]))
+            .await
+    }
+
     /// Opens the live event stream (server-sent events): a `ready` message,
     /// then an `event` message for each new event matching the filters and
     /// for each change of an unfinished one (so an id may come several

@@ -576,6 +576,9 @@ impl EventRequest {
 pub struct Attempt {
     #[serde(default)]
     pub id: String,
+    /// The delivery it was made for.
+    #[serde(default)]
+    pub delivery_id: String,
     pub number: u32,
     #[serde(default)]
     pub started_at: String,
@@ -595,7 +598,37 @@ pub struct Attempt {
     pub extra: Extra,
 }
 
-/// One event with its request and every delivery attempt.
+/// The event on its way to one destination.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: String,
+    #[serde(default)]
+    pub event_id: String,
+    #[serde(default)]
+    pub destination_id: String,
+    /// `pending`, `delivering`, `delivered`, `failed`, `held`, `filtered`,
+    /// `paused`.
+    pub status: String,
+    /// This delivery's attempts, first to last.
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+    #[serde(default)]
+    pub next_attempt_at: Option<String>,
+    #[serde(default)]
+    pub delivered_at: Option<String>,
+    #[serde(default)]
+    pub last_response_status: Option<u16>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One event with its request, its deliveries and every attempt.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventDetail {
     #[serde(flatten)]
@@ -603,4 +636,7 @@ pub struct EventDetail {
     pub request: EventRequest,
     #[serde(default)]
     pub attempt_log: Vec<Attempt>,
+    /// One per destination; none for a rejected event.
+    #[serde(default)]
+    pub deliveries: Vec<Delivery>,
 }

@@ -8,8 +8,8 @@ use hookline_core::event::{
     Completion, Delivery, DeliveryStatus, Event, EventStatus, NextStep, Payload,
 };
 use hookline_core::model::{primary_destination_id, Registration};
-use std::collections::HashMap;
 use hookline_core::time::Millis;
+use std::collections::HashMap;
 
 /// The id of an event's delivery to its registration's primary destination:
 /// the event's own id under the `dlv_` prefix (as the migration that made
@@ -96,7 +96,6 @@ macro_rules! summary_status_sql {
            ELSE 'delivered' END"
     };
 }
-
 
 /// The statement that writes the summary of the events whose deliveries
 /// changed, up to the predicate that names them (on `d.event_id`), which
@@ -384,7 +383,11 @@ mod tests {
         // Abandoned by a dead worker, or waiting for a retry.
         assert!(requeue_allowed(&delivery(Delivering, 0, 0), Some(99), now));
         assert!(requeue_allowed(&delivery(Pending, 2, 0), None, now));
-        assert!(!requeue_allowed(&delivery(Delivering, 0, 0), Some(100), now));
+        assert!(!requeue_allowed(
+            &delivery(Delivering, 0, 0),
+            Some(100),
+            now
+        ));
         // Queued and not yet tried: queued already.
         assert!(!requeue_allowed(&delivery(Pending, 0, 0), None, now));
         assert!(!requeue_allowed(&delivery(Pending, 3, 3), None, now));
@@ -406,7 +409,11 @@ mod tests {
         assert_eq!(one(Held, 0, 0), Some(EventStatus::Held));
         assert_eq!(summary_status(&[]), None);
         let many = |ds: &[(DeliveryStatus, u32)]| {
-            summary_status(&ds.iter().map(|&(s, a)| delivery(s, a, 0)).collect::<Vec<_>>())
+            summary_status(
+                &ds.iter()
+                    .map(|&(s, a)| delivery(s, a, 0))
+                    .collect::<Vec<_>>(),
+            )
         };
         assert_eq!(
             many(&[(Delivered, 1), (Pending, 0), (Failed, 3)]),
@@ -417,7 +424,10 @@ mod tests {
             Some(EventStatus::Delivering)
         );
         assert_eq!(many(&[(Delivered, 1), (Held, 0)]), Some(EventStatus::Held));
-        assert_eq!(many(&[(Delivered, 1), (Failed, 1)]), Some(EventStatus::Failed));
+        assert_eq!(
+            many(&[(Delivered, 1), (Failed, 1)]),
+            Some(EventStatus::Failed)
+        );
         assert_eq!(
             many(&[(Delivered, 1), (Filtered, 0)]),
             Some(EventStatus::Delivered)
@@ -447,11 +457,27 @@ mod tests {
             last_error: None,
         };
         let d = initial_delivery(&e).unwrap();
-        assert_eq!((d.id.as_str(), d.destination_id.as_str()), ("dlv_01ABC", "dst_01XYZ"));
-        assert_eq!((d.status, d.next_attempt_at), (DeliveryStatus::Pending, Some(Millis(5))));
-        let held = Event { status: EventStatus::Held, next_attempt_at: None, ..e.clone() };
-        assert_eq!(initial_delivery(&held).unwrap().status, DeliveryStatus::Held);
-        let rejected = Event { status: EventStatus::Rejected, ..e };
+        assert_eq!(
+            (d.id.as_str(), d.destination_id.as_str()),
+            ("dlv_01ABC", "dst_01XYZ")
+        );
+        assert_eq!(
+            (d.status, d.next_attempt_at),
+            (DeliveryStatus::Pending, Some(Millis(5)))
+        );
+        let held = Event {
+            status: EventStatus::Held,
+            next_attempt_at: None,
+            ..e.clone()
+        };
+        assert_eq!(
+            initial_delivery(&held).unwrap().status,
+            DeliveryStatus::Held
+        );
+        let rejected = Event {
+            status: EventStatus::Rejected,
+            ..e
+        };
         assert_eq!(initial_delivery(&rejected), None);
     }
 

@@ -5,6 +5,15 @@ import { api, qs, streamEvents, ApiError } from './api.js';
 import { h, clear, put, ago, when, badge, copyButton } from './dom.js';
 import { lineChart, barChart } from './charts.js';
 
+/** "in 4 min" for a time ahead, "due now" once it has passed. */
+function fromNow(iso) {
+  const s = Math.round((Date.parse(iso) - Date.now()) / 1000);
+  if (!(s > 0)) return 'due now';
+  if (s < 60) return `in ${s} s`;
+  if (s < 3600) return `in ${Math.round(s / 60)} min`;
+  return `in ${Math.round(s / 3600)} h`;
+}
+
 const FINAL = new Set(['delivered', 'failed', 'rejected']);
 const STATUSES = ['received', 'delivering', 'delivered', 'failed', 'rejected', 'held'];
 const FILTERS = ['product', 'access_tag', 'webhook', 'event', 'env', 'status', 'registration', 'since', 'until'];
@@ -357,6 +366,16 @@ export async function eventDetail(root, params, id) {
             h('td.hide-sm', h('code.wrap', a.request_url)),
           )))))
       : h('p.muted', 'No attempt yet.');
+    const deliveries = (e.deliveries || []).length
+      ? h('div.table-wrap', h('table.deliveries', h('thead', h('tr', h('th', 'Destination'), h('th', 'Status'), h('th.num', 'Attempts'), h('th', 'Next attempt'))),
+          h('tbody', e.deliveries.map((d) => h('tr', { dataset: { testid: 'delivery' } },
+            h('td', h('code.wrap', d.destination_id)),
+            h('td', badge(d.status), d.status === 'pending' && d.attempts.length && d.next_attempt_at
+              ? h('span.small', { dataset: { testid: 'retrying' } }, ' retrying ' + fromNow(d.next_attempt_at)) : null),
+            h('td.num', d.attempts.length),
+            h('td', d.next_attempt_at ? h('span', { title: when(d.next_attempt_at) }, fromNow(d.next_attempt_at)) : '—'),
+          )))))
+      : h('p.muted', e.status === 'rejected' ? 'Rejected events are never delivered.' : 'No delivery.');
     clear(root).append(
       h('div.page-head', h('h1', e.event || 'Event'), badge(e.status), h('span.grow'), msg, replay),
       h('p', h('code.wrap', e.id)),
@@ -375,6 +394,7 @@ export async function eventDetail(root, params, id) {
         h('details', { open: true }, h('summary', `Headers (${e.request.headers.length})`),
           h('div.table-wrap', h('table.headers', h('tbody', e.request.headers.map(([k, v]) => h('tr', h('th', k), h('td', h('code.wrap', v)))))))),
         h('h3', 'Body'), prettyBody(e.request)),
+      h('section.card', h('h2', 'Deliveries'), deliveries),
       h('section.card', h('h2', 'Attempts'), attempts),
     );
   }

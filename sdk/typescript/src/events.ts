@@ -1,5 +1,5 @@
 import { seg, type Transport } from './http.js';
-import type { EventDetail, EventPage, EventQuery, HooklineEvent } from './types.js';
+import type { Delivery, EventDetail, EventPage, EventQuery, HooklineEvent } from './types.js';
 
 /** `/api/v1/events`: received events and their delivery attempts. */
 export class Events {
@@ -34,8 +34,13 @@ export class Events {
     return this.http.request('GET', `/api/v1/events/${seg(id)}`);
   }
 
-  /** Queue an event for delivery again (delivered, failed, or waiting for a retry). */
+  /** Queue every delivery of an event again that is delivered, failed, or waiting for a retry. */
   async replay(id: string): Promise<HooklineEvent> {
     return this.http.request('POST', `/api/v1/events/${seg(id)}/replay`);
+  }
+
+  /** Queue one delivery again (delivered, failed, or waiting for a retry). */
+  async replayDelivery(id: string): Promise<Delivery> {
+    return this.http.request('POST', `/api/v1/deliveries/${seg(id)}/replay`);
   }
 }

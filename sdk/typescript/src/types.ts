@@ -442,6 +442,9 @@ export type AttemptErrorKind =
 
 export interface DeliveryAttempt {
   id: string;
+  /** The delivery it was made for. */
+  delivery_id: string;
+  /** 1-based, over its delivery's life. */
   number: number;
   started_at: string;
   duration_ms: number;
@@ -453,10 +456,39 @@ export interface DeliveryAttempt {
   error: string | null;
 }
 
-/** One event with its request and every delivery attempt. */
+export type DeliveryStatus =
+  | 'pending'
+  | 'delivering'
+  | 'delivered'
+  | 'failed'
+  | 'held'
+  | 'filtered'
+  | 'paused';
+
+/** The event on its way to one destination. */
+export interface Delivery {
+  id: string;
+  event_id: string;
+  destination_id: string;
+  /** `pending`: queued, due now or waiting for a retry at `next_attempt_at`. */
+  status: DeliveryStatus | (string & {});
+  /** This delivery's attempts, first to last. */
+  attempts: DeliveryAttempt[];
+  next_attempt_at: string | null;
+  delivered_at: string | null;
+  last_response_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One event with its request, its deliveries and every attempt. */
 export interface EventDetail extends HooklineEvent {
   request: InboundRequest;
+  /** Every attempt of every delivery, first to last. */
   attempt_log: DeliveryAttempt[];
+  /** One per destination; none for a rejected event. */
+  deliveries: Delivery[];
 }
 
 // --- misc --------------------------------------------------------------------

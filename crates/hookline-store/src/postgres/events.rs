@@ -215,16 +215,16 @@ async fn insert_batch(
     let deliveries = initial_deliveries(events.iter().map(|(e, _)| e));
     let delivery_values: Vec<DeliveryValues> = deliveries.iter().map(DeliveryValues::new).collect();
     let query = bind_event_columns(sqlx::query_as(INSERT_BATCH.as_str()), &values)
-            .bind(payloads.iter().map(|p| p.method).collect::<Vec<_>>())
-            .bind(payloads.iter().map(|p| p.query).collect::<Vec<_>>())
-            .bind(
-                payloads
-                    .iter()
-                    .map(|p| p.headers.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(payloads.iter().map(|p| p.body).collect::<Vec<_>>())
-            .bind(dedup_since.map(|m| m.0));
+        .bind(payloads.iter().map(|p| p.method).collect::<Vec<_>>())
+        .bind(payloads.iter().map(|p| p.query).collect::<Vec<_>>())
+        .bind(
+            payloads
+                .iter()
+                .map(|p| p.headers.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(payloads.iter().map(|p| p.body).collect::<Vec<_>>())
+        .bind(dedup_since.map(|m| m.0));
     let stored: std::result::Result<Vec<(String,)>, sqlx::Error> =
         bind_delivery_columns(query, &delivery_values)
             .fetch_all(&s.pool)
@@ -633,7 +633,10 @@ pub(super) async fn requeue(s: &PgStore, id: &str, now: Millis) -> Result<Requeu
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;
-    if requeue_allowed_of(&mut tx, id, candidates, now).await?.is_empty() {
+    if requeue_allowed_of(&mut tx, id, candidates, now)
+        .await?
+        .is_empty()
+    {
         return Ok(Requeue::NotAllowed(parse_status(id, &status)?));
     }
     let row: EventRow = sqlx::query_as(concat!(

@@ -176,7 +176,10 @@ async fn fail_undeliverable(
         .iter()
         .map(|(d, why)| (d.id.as_str(), format!("cannot be delivered: {why}")))
         .unzip();
-    let event_ids: Vec<&str> = deliveries.iter().map(|(d, _)| d.event_id.as_str()).collect();
+    let event_ids: Vec<&str> = deliveries
+        .iter()
+        .map(|(d, _)| d.event_id.as_str())
+        .collect();
     let mut tx = s.pool.begin().await?;
     sqlx::query(
         "UPDATE deliveries d SET status = $1, next_attempt_at = NULL, lease_owner = NULL, \

@@ -88,7 +88,10 @@ async fn write(
         .iter()
         .map(|(e, p)| Ok((e.id.as_str(), PayloadValues::new(p)?)))
         .collect::<Result<Vec<_>>>()?;
-    let deliveries: Vec<Delivery> = batch.iter().filter_map(|(e, _)| initial_delivery(e)).collect();
+    let deliveries: Vec<Delivery> = batch
+        .iter()
+        .filter_map(|(e, _)| initial_delivery(e))
+        .collect();
 
     let mut qb = QueryBuilder::<Sqlite>::new("BEGIN; ");
     if breaks_id_time {

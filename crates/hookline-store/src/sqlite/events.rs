@@ -173,9 +173,8 @@ async fn requeue_allowed_of(
     if ids.is_empty() {
         return Ok(ids);
     }
-    let mut qb = QueryBuilder::<Sqlite>::new(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = ",
-    );
+    let mut qb =
+        QueryBuilder::<Sqlite>::new("UPDATE deliveries SET status = 'pending', next_attempt_at = ");
     qb.push_bind(now.0)
         .push(", retry_base = attempts, lease_owner = NULL, lease_until = NULL, updated_at = ")
         .push_bind(now.0)
@@ -210,7 +209,10 @@ pub(super) async fn requeue(s: &SqliteStore, id: &str, now: Millis) -> Result<Re
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;
-    if requeue_allowed_of(&mut tx, id, candidates, now).await?.is_empty() {
+    if requeue_allowed_of(&mut tx, id, candidates, now)
+        .await?
+        .is_empty()
+    {
         return Ok(Requeue::NotAllowed(parse_status(id, &status)?));
     }
     let row: EventRow = sqlx::query_as(concat!(

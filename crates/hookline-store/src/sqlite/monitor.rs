@@ -114,10 +114,9 @@ pub(super) async fn queue_stats(s: &SqliteStore) -> Result<QueueStats> {
     )
     .fetch_one(&s.reader)
     .await?;
-    let (held,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM deliveries WHERE status = 'held'")
-            .fetch_one(&s.reader)
-            .await?;
+    let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM deliveries WHERE status = 'held'")
+        .fetch_one(&s.reader)
+        .await?;
     Ok(QueueStats {
         queued: to_u64(queued),
         oldest_queued_received_at: oldest.map(Millis),

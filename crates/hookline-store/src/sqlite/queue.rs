@@ -75,9 +75,7 @@ pub(super) async fn claim_due(
     // same delivery; its events read `delivering` from the same commit,
     // made before anyone calls a destination. (A claim only ever makes
     // deliveries `delivering`, which rules the summary: no aggregate needed.)
-    let mut qb = QueryBuilder::<Sqlite>::new(
-        "BEGIN; UPDATE deliveries SET lease_owner = ",
-    );
+    let mut qb = QueryBuilder::<Sqlite>::new("BEGIN; UPDATE deliveries SET lease_owner = ");
     qb.push_bind(owner)
         .push(", lease_until = ")
         .push_bind(lease_until.0)
@@ -223,7 +221,10 @@ async fn fail_undeliverable(
         .execute(&mut *tx)
         .await?;
     }
-    let ids: Vec<&str> = deliveries.iter().map(|(d, _)| d.event_id.as_str()).collect();
+    let ids: Vec<&str> = deliveries
+        .iter()
+        .map(|(d, _)| d.event_id.as_str())
+        .collect();
     let mut qb = QueryBuilder::<Sqlite>::new("");
     summarize(&mut qb, &ids);
     qb.build().execute(&mut *tx).await?;
@@ -314,7 +315,10 @@ pub(super) async fn complete(s: &SqliteStore, completions: &[Completion]) -> Res
             );
         }
     }
-    let mut event_ids: Vec<&str> = completions.iter().map(|c| c.attempt.event_id.as_str()).collect();
+    let mut event_ids: Vec<&str> = completions
+        .iter()
+        .map(|c| c.attempt.event_id.as_str())
+        .collect();
     event_ids.sort_unstable();
     event_ids.dedup();
     summarize(&mut qb, &event_ids);

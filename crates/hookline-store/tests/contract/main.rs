@@ -21,6 +21,7 @@ mod registrations;
 mod retention;
 mod sealed;
 mod sqlite_only;
+mod upgrade;
 
 use hookline_store::postgres::testing::{self, TestDatabase};
 use hookline_store::{DynStore, SqliteOptions, SqliteStore};

@@ -10,7 +10,7 @@ async fn get(s: &dyn Store, id: &str) -> Result<Event> {
     Ok(s.get_event(id).await?.expect("event exists").0)
 }
 
-async fn claim_ids(
+pub async fn claim_ids(
     s: &dyn Store,
     owner: &str,
     now: Millis,

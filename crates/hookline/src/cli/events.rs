@@ -16,7 +16,8 @@ pub enum EventsCmd {
         #[arg(long)]
         no_body: bool,
     },
-    /// Queue an event for delivery again.
+    /// Queue an event for delivery again (all its deliveries), or one delivery
+    /// (`dlv_…`).
     Replay { id: String },
 }
 
@@ -111,6 +112,17 @@ pub async fn run(c: &Client, cmd: EventsCmd, json: bool) -> anyhow::Result<()> {
             }
             print_detail(&d, !no_body);
         }
+        // A delivery id replays that delivery only.
+        EventsCmd::Replay { id } if id.starts_with("dlv_") => {
+            let d = c.replay_delivery(&id).await?;
+            if json {
+                return output::json(&d);
+            }
+            println!(
+                "delivery {} of event {} queued ({})",
+                d.id, d.event_id, d.status
+            );
+        }
         EventsCmd::Replay { id } => {
             let e = c.replay_event(&id).await?;
             if json {
@@ -157,6 +169,25 @@ fn print_detail(d: &EventDetail, body: bool) {
             (None, Some(b64)) => println!("\n(binary, base64) {b64}\n"),
             _ => {}
         }
+    }
+    if !d.deliveries.is_empty() {
+        let mut t = Table::new(&[
+            "DELIVERY",
+            "DESTINATION",
+            "STATUS",
+            "ATTEMPTS",
+            "NEXT ATTEMPT",
+        ]);
+        for dl in &d.deliveries {
+            t.row(vec![
+                dl.id.clone(),
+                dl.destination_id.clone(),
+                dl.status.clone(),
+                dl.attempts.len().to_string(),
+                or_dash(dl.next_attempt_at.as_deref()),
+            ]);
+        }
+        t.print("");
     }
     if d.attempt_log.is_empty() {
         println!("no delivery attempts");

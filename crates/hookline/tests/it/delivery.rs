@@ -152,3 +152,78 @@ async fn graceful_shutdown_finishes_in_flight_delivery() {
     app2.stop().await;
     drop(data);
 }
+
+#[tokio::test]
+async fn event_shows_its_delivery_and_one_delivery_replays() {
+    let app = spawn_app().await;
+    let rx = spawn_receiver(vec![503, 503, 503, 200]).await;
+    seed_model(&app).await;
+    let link = link_to(&app, &rx.url("/one")).await;
+    let (_, v) = app.ingest(&link, Method::POST, b"{}", &[]).await;
+    let id = v["id"].as_str().unwrap();
+    let ev = app.wait_status(id, "failed", Duration::from_secs(10)).await;
+
+    // One destination: the registration's receiver, with every attempt.
+    let deliveries = ev["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 1, "{ev}");
+    let d = &deliveries[0];
+    let dlv = d["id"].as_str().unwrap();
+    assert!(dlv.starts_with("dlv_"), "{d}");
+    assert!(
+        d["destination_id"].as_str().unwrap().starts_with("dst_"),
+        "{d}"
+    );
+    assert_eq!(d["status"], "failed");
+    assert_eq!(d["attempts"].as_array().unwrap().len(), 3);
+    assert!(d["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["delivery_id"] == dlv));
+    assert_eq!(d["last_response_status"], 503);
+
+    let (s, r) = app
+        .post(&format!("/api/v1/deliveries/{dlv}/replay"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(r["id"], dlv);
+    assert_eq!(r["status"], "pending");
+    let ev = app
+        .wait_status(id, "delivered", Duration::from_secs(10))
+        .await;
+    assert_eq!(ev["deliveries"][0]["status"], "delivered");
+    assert_eq!(ev["attempts"], 4);
+
+    let (s, _) = app
+        .post("/api/v1/deliveries/dlv_nope/replay", json!({}))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_held_event_has_a_held_delivery_that_cannot_be_replayed() {
+    let app = spawn_app().await;
+    seed_model(&app).await;
+    // A product link without a receiver: its events are held.
+    let v = app
+        .ok(
+            "/api/v1/products/my_product/webhooks/link",
+            json!({"app": "admin", "event": "order.created", "env": "stg"}),
+        )
+        .await;
+    let link = v["link"].as_str().unwrap();
+    let (_, acc) = app
+        .ingest(link, Method::POST, b"{\"type\":\"order.created\"}", &[])
+        .await;
+    let id = acc["id"].as_str().unwrap();
+    let ev = app.wait_status(id, "held", Duration::from_secs(5)).await;
+    assert_eq!(ev["deliveries"][0]["status"], "held", "{ev}");
+    let dlv = ev["deliveries"][0]["id"].as_str().unwrap().to_owned();
+    let (s, r) = app
+        .post(&format!("/api/v1/deliveries/{dlv}/replay"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{r}");
+    assert_eq!(r["error"]["code"], "replay_not_allowed");
+    app.stop().await;
+}

@@ -253,7 +253,7 @@ async fn acknowledged_events_survive_a_node_killed_mid_stream() {
             // in the socket buffer), so it is not counted as held.
             tokio::time::sleep(Duration::from_millis(200)).await;
             let held: Vec<String> =
-                sqlx::query_scalar("SELECT id FROM events WHERE lease_owner = $1")
+                sqlx::query_scalar("SELECT event_id FROM deliveries WHERE lease_owner = $1")
                     .bind(&id_a)
                     .fetch_all(&mut pg)
                     .await
@@ -340,7 +340,7 @@ async fn acknowledged_events_survive_a_node_killed_mid_stream() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (left,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM events WHERE lease_owner = $1 OR next_attempt_at IS NOT NULL",
+            "SELECT COUNT(*) FROM deliveries WHERE lease_owner = $1 OR next_attempt_at IS NOT NULL",
         )
         .bind(&id_a)
         .fetch_one(&mut pg)
@@ -404,7 +404,7 @@ async fn an_idle_node_is_woken_by_another_nodes_ingest() {
     let mut pg = <sqlx::PgConnection as sqlx::Connection>::connect(db.url())
         .await
         .unwrap();
-    let busy: String = sqlx::query_scalar("SELECT lease_owner FROM events WHERE id = $1")
+    let busy: String = sqlx::query_scalar("SELECT lease_owner FROM deliveries WHERE event_id = $1")
         .bind(&slow)
         .fetch_one(&mut pg)
         .await
