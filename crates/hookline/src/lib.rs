@@ -8,6 +8,7 @@
 //!   and runs it until shutdown.
 //! - [`http_server`]: the accept loop: HTTP/1.1 + HTTP/2, read timeouts,
 //!   the connection cap, graceful shutdown, the peer address.
+//! - [`tls`]: HTTPS from the `[tls]` certificate files, reloaded when they change.
 //! - [`api`]: the HTTP layer — routes per resource, wire types, the error mapping.
 //! - [`service`]: the operations behind the API (seed flows, CRUD, events).
 //! - [`ingest`]: link lookup, verification, classification, dedup, group commit.
@@ -44,3 +45,4 @@ pub mod secret_key;
 pub mod service;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;

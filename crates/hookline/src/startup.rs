@@ -33,6 +33,8 @@ pub enum StartupError {
     WrongSecretKey { cause: String, hint: String },
     #[error("cannot set up the admin key: {0}")]
     AdminKey(String),
+    #[error("cannot serve HTTPS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 pub struct Application {
@@ -45,6 +47,8 @@ pub struct Application {
     delivery: DeliveryParts,
     retention: crate::config::RetentionConfig,
     http_limits: crate::http_server::Limits,
+    /// The certificate and acceptor when `[tls]` names files.
+    tls: Option<Arc<crate::tls::Tls>>,
     /// Cancelled on SIGTERM (or by a test): stops HTTP and the workers.
     shutdown: CancellationToken,
 }
@@ -120,6 +124,9 @@ async fn verify_secret_key(
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        // First: a bad certificate file is the user's to fix before
+        // anything is opened or bound.
+        let tls = crate::tls::Tls::load(&config.tls)?.map(Arc::new);
         let (sealed, key_source) = open_sealed(&config).await?;
         verify_secret_key(&sealed, &key_source).await?;
         let store: DynStore = sealed;
@@ -211,6 +218,7 @@ impl Application {
             delivery,
             retention: config.retention.clone(),
             http_limits: (&config.http).into(),
+            tls,
             shutdown,
         })
     }
@@ -262,6 +270,7 @@ impl Application {
             self.listener,
             router,
             self.http_limits,
+            self.tls,
             self.shutdown.clone(),
         )
         .await;

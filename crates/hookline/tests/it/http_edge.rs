@@ -414,6 +414,50 @@ async fn management_key_guessing_is_throttled_per_address() {
     app.stop().await;
 }
 
+/// Behind a reverse proxy every request comes from the proxy's address:
+/// with the proxy in `http.trusted_proxies`, the key throttle counts the
+/// clients its `X-Forwarded-For` names instead, so one client guessing keys
+/// does not lock the others out; without it, the header is ignored.
+#[tokio::test]
+async fn key_throttle_counts_forwarded_clients_behind_a_trusted_proxy() {
+    async fn attempts(app: &TestApp, client: &str, n: usize) -> Vec<u16> {
+        let mut statuses = Vec::new();
+        for _ in 0..n {
+            let r = app
+                .http
+                .get(format!("{}/api/v1/apps", app.base))
+                .bearer_auth("hk_wrong")
+                .header("x-forwarded-for", format!("198.51.100.66, {client}"))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(r.status().as_u16());
+        }
+        statuses
+    }
+    let behind_proxy = spawn_app_with(|c| {
+        c.http.auth_failure_limit = 3;
+        c.http.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(
+        attempts(&behind_proxy, "203.0.113.1", 4).await,
+        [401, 401, 401, 429]
+    );
+    // Another client through the same proxy is not blocked…
+    assert_eq!(attempts(&behind_proxy, "203.0.113.2", 1).await, [401]);
+    // …nor is the proxy itself.
+    let (s, _) = behind_proxy.get("/api/v1/apps").await;
+    assert_eq!(s, StatusCode::OK);
+    behind_proxy.stop().await;
+
+    let direct = spawn_app_with(|c| c.http.auth_failure_limit = 3).await;
+    assert_eq!(attempts(&direct, "203.0.113.1", 3).await, [401, 401, 401]);
+    // Not trusted: the header is ignored, and the connection's address is blocked.
+    assert_eq!(attempts(&direct, "203.0.113.2", 1).await, [429]);
+    direct.stop().await;
+}
+
 #[tokio::test]
 async fn shutdown_lets_a_request_in_flight_finish() {
     let app = spawn_app().await;
