@@ -481,3 +481,64 @@ async fn shutdown_lets_a_request_in_flight_finish() {
     assert!(text.contains("\"status\":\"received\""), "{text}");
     app.stop().await;
 }
+
+/// `GET /`: a browser goes to the dashboard, a program learns where things
+/// are; a path nothing serves is a 404 that names it.
+#[tokio::test]
+async fn root_points_to_the_dashboard_and_unknown_paths_are_named() {
+    let app = spawn_app().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // What a browser sends.
+    let r = no_redirects
+        .get(format!("{}/", app.base))
+        .header(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/dashboard");
+    // Followed, it lands on the dashboard page.
+    let page = app
+        .http
+        .get(format!("{}/", app.base))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.url().path().ends_with("/dashboard"), "{}", page.url());
+    assert!(page.text().await.unwrap().contains("<html"));
+    // curl, scripts: JSON pointing to the dashboard and the API document.
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let mut req = no_redirects.get(format!("{}/", app.base));
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "accept {accept:?}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["dashboard"], "/dashboard", "{v}");
+        assert_eq!(v["openapi"], "/api/v1/openapi.json", "{v}");
+        let (s, _) = app.get(v["openapi"].as_str().unwrap()).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    // Unknown paths: the message names the method and path, never the query.
+    for (path, named) in [
+        ("/nope", "GET /nope"),
+        ("/api/v1/nothing?key=hk_secret", "GET /api/v1/nothing"),
+    ] {
+        let (s, v) = app.get(path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+        assert_eq!(v["error"]["code"], "not_found", "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert_eq!(message, format!("route `{named}` was not found"));
+        assert!(!message.contains("this path") && !message.contains("hk_secret"));
+    }
+    app.stop().await;
+}
