@@ -24,7 +24,7 @@ function adapt(line) {
       .replace('new Ductape({', 'new Hookline({')
       .replace(
         "accessKey: 'your-access-key',",
-        "accessKey: process.env.HOOKLINE_ACCESS_KEY, // seed: accessKey: 'your-access-key',",
+        "accessKey: process.env.HOOKLINE_ADMIN_KEY, // seed: accessKey: 'your-access-key',",
       )
       // The one syntax fix: `;` between properties of an object literal (`query: {};`, and the
       // `};` closing `headers: {…}`) is a syntax error in JavaScript; it becomes `,`.
@@ -33,12 +33,11 @@ function adapt(line) {
   );
 }
 
-/** Lines a seed file may add: the harness prelude and the extra constructor option. */
+/** Lines a seed file may add: the harness prelude (the client the snippet assumes). */
 const ALLOWED_EXTRA = new Set([
   "import Hookline from '@hookline/sdk';",
   "import Hookline, { HttpMethods } from '@hookline/sdk';",
-  'const ductape = new Hookline({ accessKey: process.env.HOOKLINE_ACCESS_KEY, baseUrl: process.env.HOOKLINE_URL });',
-  'baseUrl: process.env.HOOKLINE_URL,',
+  'const ductape = new Hookline();',
 ]);
 
 const lines = (text) =>

@@ -3,8 +3,7 @@
 import Hookline from '@hookline/sdk'; // seed: import Ductape from '@ductape/sdk';
 
 const ductape = new Hookline({
-  accessKey: process.env.HOOKLINE_ACCESS_KEY, // seed: accessKey: 'your-access-key',
-  baseUrl: process.env.HOOKLINE_URL,
+  accessKey: process.env.HOOKLINE_ADMIN_KEY, // seed: accessKey: 'your-access-key',
 });
 
 await ductape.product.init('my-product');
