@@ -346,6 +346,13 @@ async fn events_list_show_and_replay() {
 
     let out = cli_ok(&app, &["events", "show", &ids[0]]).await;
     assert!(out.contains("delivered"), "{out}");
+    // The request line names the path the provider called.
+    let link_path = link.strip_prefix(&app.base).unwrap();
+    let body_len = json!({"type": "order.created", "n": 0}).to_string().len();
+    assert!(
+        out.contains(&format!("request: POST {link_path} ({body_len} bytes)")),
+        "{out}"
+    );
     assert!(out.contains(r#"{"n":0,"type":"order.created"}"#), "{out}");
     assert!(out.contains(&rx.url("/orders")), "{out}");
     let d = cli_json(&app, &["events", "show", &ids[0]]).await;
