@@ -1,4 +1,4 @@
-// Seed example: shared/seeds/product-webhooks.md, "Fetching App Webhooks".
+// Seed example: test/fixtures/seed-docs/product-webhooks.md, "Fetching App Webhooks".
 // Verbatim except the import line and the constructor's options (marked "seed:").
 import Hookline from '@hookline/sdk'; // seed: import Ductape from '@ductape/sdk';
 

@@ -1,4 +1,4 @@
-// Seed example: shared/seeds/product-webhooks.md, "Generating Webhook Links".
+// Seed example: test/fixtures/seed-docs/product-webhooks.md, "Generating Webhook Links".
 //
 // Harness prelude (the seed snippet assumes a client named `ductape` in scope): the import
 // line and the constructor, with Hookline's options.

@@ -1,4 +1,4 @@
-// Seed example: shared/seeds/registering-for-webhooks.md, "1. Full Registration", "Example Usage".
+// Seed example: test/fixtures/seed-docs/registering-for-webhooks.md, "1. Full Registration", "Example Usage".
 //
 // Harness prelude (the seed snippet assumes a client named `ductape` and `HttpMethods` in
 // scope): the import line and the constructor, with Hookline's options.

@@ -1,4 +1,4 @@
-// Seed example: shared/seeds/registering-for-webhooks.md, "2. Generating a Registration Link",
+// Seed example: test/fixtures/seed-docs/registering-for-webhooks.md, "2. Generating a Registration Link",
 // "Example Usage".
 //
 // Harness prelude (the seed snippet assumes a client named `ductape` and `HttpMethods` in
