@@ -28,6 +28,7 @@ const CHROMIUM_ARGS = [
 ];
 const LAPTOP = { width: 1366, height: 800 };
 const PHONE = { width: 390, height: 844 };
+const SMALL_PHONE = { width: 320, height: 640 };
 
 let server; // the hookline child process
 let base; // http://127.0.0.1:<port>
@@ -118,11 +119,11 @@ async function setUpModel(receiverUrl) {
 }
 
 /** Sends a provider's call to the link from node; returns the event id. */
-async function sendEvent(n) {
+async function sendEvent(n, type = 'order.created') {
   const res = await fetch(link, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-shop-delivery': `d-${n}` },
-    body: JSON.stringify({ type: 'order.created', data: { order: n, total: '42.00', items: [{ sku: 'tea', qty: 2 }] } }),
+    body: JSON.stringify({ type, data: { order: n, total: '42.00', items: [{ sku: 'tea', qty: 2 }] } }),
   });
   assert.equal(res.status, 200, await res.clone().text());
   return (await res.json()).id;
@@ -156,6 +157,39 @@ async function signIn(page) {
   await page.fill('input[name=key]', KEY);
   await page.click('[data-testid=signin] button[type=submit]');
   await page.locator(`[data-testid=registration][data-id="${registrationId}"]`).waitFor();
+}
+
+/**
+ * Every table is inside the viewport and either fits its box or sits in a box that scrolls
+ * sideways; `mustFit` tables (selectors) must show every column without scrolling.
+ */
+async function tablesFitOrScroll(page, mustFit = []) {
+  const tables = await page.evaluate((mustFit) => [...document.querySelectorAll('table')].map((t) => {
+    const wrap = t.closest('.table-wrap') || t.parentElement;
+    const box = wrap.getBoundingClientRect();
+    const cells = [...t.querySelectorAll('tr:first-child > *')].filter((c) => c.offsetParent !== null);
+    const lastRight = Math.max(...cells.map((c) => c.getBoundingClientRect().right));
+    return {
+      name: t.className || 'table',
+      left: box.left,
+      right: box.right,
+      lastRight,
+      tableWidth: t.scrollWidth,
+      boxWidth: wrap.clientWidth,
+      scrolls: ['auto', 'scroll'].includes(getComputedStyle(wrap).overflowX),
+      mustFit: mustFit.some((sel) => t.matches(sel)),
+    };
+  }), mustFit);
+  const inner = await page.evaluate(() => window.innerWidth);
+  assert.ok(tables.length > 0, 'no table on the page');
+  for (const t of tables) {
+    assert.ok(t.left >= 0 && t.right <= inner + 1, `table ${t.name} spans ${t.left}..${t.right}px in a ${inner}px viewport`);
+    const fits = t.tableWidth <= t.boxWidth + 1;
+    assert.ok(fits || t.scrolls, `table ${t.name} is ${t.tableWidth}px wide in a ${t.boxWidth}px box that does not scroll`);
+    if (t.mustFit) {
+      assert.ok(fits && t.lastRight <= t.right + 1, `table ${t.name} is cut off: ${t.tableWidth}px wide, last column ends at ${t.lastRight}px, its box at ${t.right}px`);
+    }
+  }
 }
 
 async function noHorizontalScroll(page) {
@@ -273,13 +307,24 @@ test('phone: every page fits the screen', async () => {
     await page.goto(`${base}/dashboard#/events?registration=${registrationId}`);
     await page.locator('[data-testid=live].on').waitFor();
     const id = await sendEvent(3);
+    // A provider's long event name must not push the table past the screen.
+    const long = await sendEvent(4, 'customer.subscription.trial_will_end');
     await page.locator(`tr[data-id="${id}"][data-status=delivered]`).waitFor({ timeout: 15000 });
+    await page.locator(`tr[data-id="${long}"][data-status=delivered]`).waitFor({ timeout: 15000 });
     await noHorizontalScroll(page);
+    await tablesFitOrScroll(page, ['table.events']);
     await shot(page, 'phone-events');
+    // A small phone too.
+    await page.setViewportSize(SMALL_PHONE);
+    await noHorizontalScroll(page);
+    await tablesFitOrScroll(page, ['table.events']);
+    await shot(page, 'small-phone-events');
+    await page.setViewportSize(PHONE);
 
     await page.locator(`tr[data-id="${id}"] a`).click();
     await page.locator('[data-testid=attempt-count]', { hasText: '1' }).waitFor();
     await noHorizontalScroll(page);
+    await tablesFitOrScroll(page);
     await shot(page, 'phone-event');
 
     await page.goto(`${base}/dashboard#/registrations/${registrationId}`);

@@ -52,6 +52,14 @@ export function put(el, ...children) {
   return el;
 }
 
+/** `name` with a line-break opportunity after each `.`, `_`, `-` and `/`
+ * (`customer.<wbr>subscription.<wbr>…`), so a long dotted name wraps
+ * between its parts on a narrow screen rather than widen its column. */
+export function breakable(name) {
+  const parts = String(name).split(/(?<=[._\-/])/);
+  return parts.flatMap((p, i) => (i === 0 ? [p] : [document.createElement('wbr'), p]));
+}
+
 export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
   return el;

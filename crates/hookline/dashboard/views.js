@@ -2,7 +2,7 @@
 // function that stops whatever it keeps running (streams, timers).
 
 import { api, qs, streamEvents, ApiError } from './api.js';
-import { h, clear, put, ago, when, badge, copyButton } from './dom.js';
+import { h, clear, put, ago, when, badge, copyButton, breakable } from './dom.js';
 import { lineChart, barChart } from './charts.js';
 
 /** "in 4 min" for a time ahead, "due now" once it has passed. */
@@ -106,7 +106,7 @@ function eventRow(e) {
     { dataset: { id: e.id, testid: 'event-row', status: e.status } },
     h('td.when', { title: when(e.received_at), dataset: { at: e.received_at } }, ago(e.received_at)),
     h('td', badge(e.status)),
-    h('td', h('a', { href: '#/events/' + e.id }, e.event || h('span.muted', '(no name)'))),
+    h('td.name', h('a', { href: '#/events/' + e.id }, e.event ? breakable(e.event) : h('span.muted', '(no name)'))),
     h('td.hide-sm', `${e.product} / ${e.access_tag} / ${e.webhook}`),
     h('td.hide-sm', e.env),
     h('td.num', { dataset: { testid: 'attempts' } }, e.attempts),

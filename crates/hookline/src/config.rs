@@ -26,6 +26,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
     pub http: HttpConfig,
+    pub tls: TlsConfig,
     pub database: DatabaseConfig,
     pub ingest: IngestConfig,
     pub delivery: DeliveryConfig,
@@ -65,6 +66,35 @@ pub struct HttpConfig {
     pub auth_failure_limit: u32,
     #[serde(with = "humantime_serde")]
     pub auth_failure_window: Duration,
+    /// Reverse proxies in front of Hookline: from a peer in these networks,
+    /// the client's address is read from `X-Forwarded-For` (for the key
+    /// throttle and the rejected-call limit). Empty: the peer's address.
+    #[serde(default, deserialize_with = "cidr_list")]
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// HTTPS served by Hookline itself (see `tls`). Both files set: HTTPS on
+/// `listen`; neither: plain HTTP (the default, for local use or behind a
+/// proxy that terminates TLS).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct TlsConfig {
+    /// PEM certificate chain, the server's certificate first.
+    #[serde(default, deserialize_with = "optional_path")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of that certificate.
+    #[serde(default, deserialize_with = "optional_path")]
+    pub key: Option<PathBuf>,
+    /// How often both files are read again; a changed pair that loads is
+    /// used for new connections from then on.
+    #[serde(with = "humantime_serde")]
+    pub reload_interval: Duration,
+}
+
+impl TlsConfig {
+    /// The two files, when HTTPS is on.
+    pub fn files(&self) -> Option<(&Path, &Path)> {
+        Some((self.cert.as_deref()?, self.key.as_deref()?))
+    }
 }
 
 /// Deleting old delivered and failed events, with payloads and attempts,
@@ -315,6 +345,14 @@ impl Config {
                 humantime::format_duration(self.delivery.timeout)
             ));
         }
+        match (&self.tls.cert, &self.tls.key) {
+            (Some(_), None) => return bad("tls.cert is set but tls.key is not: set both (HOOKLINE_TLS__KEY, --tls-key) or neither".into()),
+            (None, Some(_)) => return bad("tls.key is set but tls.cert is not: set both (HOOKLINE_TLS__CERT, --tls-cert) or neither".into()),
+            _ => {}
+        }
+        if self.tls.reload_interval.is_zero() {
+            return bad("tls.reload_interval must be above 0".into());
+        }
         let r = &self.retention;
         if (!r.max_age.is_zero() || !r.rejected_after.is_zero())
             && (r.interval.is_zero() || r.batch == 0)
@@ -374,10 +412,16 @@ impl Config {
         }
     }
 
-    /// Base of ingest links: `public_url`, or the address actually bound.
+    /// Base of ingest links: `public_url`, or the address actually bound
+    /// (`https://` when Hookline serves TLS itself).
     pub fn public_url_for(&self, bound: SocketAddr) -> String {
         if self.public_url.is_empty() {
-            format!("http://{bound}")
+            let scheme = if self.tls.files().is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{bound}")
         } else {
             self.public_url.trim_end_matches('/').to_owned()
         }
@@ -392,12 +436,15 @@ fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
             s.parse::<IpNet>()
                 .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
                 .map_err(|_| {
-                    serde::de::Error::custom(format!(
-                        "allowed_targets: `{s}` is not a CIDR like 127.0.0.0/8"
-                    ))
+                    serde::de::Error::custom(format!("`{s}` is not a CIDR like 127.0.0.0/8"))
                 })
         })
         .collect()
+}
+
+/// A path, where an empty string (e.g. `HOOKLINE_TLS__CERT=`) means unset.
+fn optional_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    Ok(Option::<PathBuf>::deserialize(d)?.filter(|p| !p.as_os_str().is_empty()))
 }
 
 fn duration_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
@@ -467,6 +514,29 @@ mod tests {
                 c.delivery.retry_schedule,
                 vec![Duration::from_secs(1), Duration::from_secs(2)]
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tls_files_come_from_env_and_must_come_in_pairs() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None, Serialized::defaults(Default::default())).unwrap();
+            assert!(c.tls.files().is_none(), "plain HTTP is the default");
+            jail.set_env("HOOKLINE_TLS__CERT", "/etc/hookline/cert.pem");
+            let e = Config::load(None, Serialized::defaults(Default::default())).unwrap_err();
+            assert!(e.to_string().contains("tls.key is not"), "{e}");
+            jail.set_env("HOOKLINE_TLS__KEY", "/etc/hookline/key.pem");
+            let c = Config::load(None, Serialized::defaults(Default::default())).unwrap();
+            let (cert, key) = c.tls.files().unwrap();
+            assert_eq!(cert, Path::new("/etc/hookline/cert.pem"));
+            assert_eq!(key, Path::new("/etc/hookline/key.pem"));
+            assert_eq!(c.public_url_for(c.listen), "https://127.0.0.1:8080");
+            // An empty variable unsets.
+            jail.set_env("HOOKLINE_TLS__CERT", "");
+            jail.set_env("HOOKLINE_TLS__KEY", "");
+            let c = Config::load(None, Serialized::defaults(Default::default())).unwrap();
+            assert!(c.tls.files().is_none());
             Ok(())
         });
     }

@@ -22,17 +22,25 @@
 //!   and hyper closes the connection (a body not read to its end never leaves
 //!   a connection reusable).
 //!
-//! The peer address is put in each request's extensions as axum's
-//! [`ConnectInfo`]`<SocketAddr>` (the management-key throttle reads it).
+//! The client address is put in each request's extensions as axum's
+//! [`ConnectInfo`]`<SocketAddr>` (the management-key throttle and the
+//! rejected-call limit read it): the peer's, or behind a proxy listed in
+//! `http.trusted_proxies`, the one its `X-Forwarded-For` names
+//! ([`client_addr`]).
 //!
 //! Shutdown: when the token is cancelled the listener is closed at once,
 //! idle connections are closed, requests in flight finish, and [`serve`]
 //! returns once every connection is gone, dropping the router (and with it
 //! the ingest writer's handles), which `run_until_stopped` relies on.
 //!
-//! TLS: a TLS acceptor wraps the accepted `TcpStream` in the connection task
-//! (see the marked line in [`serve`]); [`serve_connection`] is generic over
-//! the stream, and its first-request deadline starts before the handshake.
+//! TLS ([`crate::tls`], when `[tls]` names certificate files): the acceptor
+//! wraps the accepted `TcpStream` in the connection task, under the
+//! first-request deadline (a client that stalls its handshake is cut like
+//! one that stalls its headers); a failed handshake (plain HTTP sent to the
+//! HTTPS port, an unknown CA) closes the connection with a debug line.
+//! [`serve_connection`] is generic over the stream. The certificate files
+//! are read again every `tls.reload_interval` by a task that lives as long
+//! as [`serve`].
 
 use axum::extract::ConnectInfo;
 use axum::Router;
@@ -42,8 +50,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use ipnet::IpNet;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -55,12 +64,14 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 /// The server's limits, from `[http]`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub header_read_timeout: Duration,
     pub body_idle_timeout: Duration,
     pub body_read_timeout: Duration,
     pub max_connections: usize,
+    /// Peers whose `X-Forwarded-For` names the client (see [`client_addr`]).
+    pub trusted_proxies: Arc<[IpNet]>,
 }
 
 impl From<&crate::config::HttpConfig> for Limits {
@@ -70,6 +81,7 @@ impl From<&crate::config::HttpConfig> for Limits {
             body_idle_timeout: c.body_idle_timeout,
             body_read_timeout: c.body_read_timeout,
             max_connections: c.max_connections,
+            trusted_proxies: c.trusted_proxies.clone().into(),
         }
     }
 }
@@ -82,8 +94,10 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<Arc<crate::tls::Tls>>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let reloader = tls.as_ref().map(|t| t.spawn_reloader(shutdown.clone()));
     // Caps open connections: a permit lives as long as its connection task.
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     // Tells every connection to finish its requests and close, and waits.
@@ -110,11 +124,40 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let (builder, router, watcher) = (builder.clone(), router.clone(), graceful.watcher());
+        let (tls, limits) = (tls.clone(), limits.clone());
         tokio::spawn(async move {
             let _permit = permit;
             let first_request_by = Instant::now() + limits.header_read_timeout;
-            // A TLS acceptor goes here: the handshake of `stream`, under
-            // `tokio::time::timeout_at(first_request_by, …)`.
+            let Some(tls) = tls else {
+                let io = TokioIo::new(stream);
+                serve_connection(
+                    &builder,
+                    io,
+                    peer,
+                    router,
+                    &limits,
+                    first_request_by,
+                    watcher,
+                )
+                .await;
+                return;
+            };
+            let stream = match tokio::time::timeout_at(
+                first_request_by,
+                tls.acceptor().accept(stream),
+            )
+            .await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed: connection closed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "no TLS handshake within header_read_timeout: connection closed");
+                    return;
+                }
+            };
             let io = TokioIo::new(stream);
             serve_connection(
                 &builder,
@@ -131,6 +174,9 @@ pub async fn serve(
     drop(listener);
     drop(router);
     graceful.shutdown().await;
+    if let Some(r) = reloader {
+        let _ = r.await;
+    }
     Ok(())
 }
 
@@ -165,9 +211,11 @@ pub async fn serve_connection<I>(
     let (idle, total) = (limits.body_idle_timeout, limits.body_read_timeout);
     let service = {
         let requested = requested.clone();
+        let trusted = limits.trusted_proxies.clone();
         hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
             requested.notify_one();
-            req.extensions_mut().insert(ConnectInfo(peer));
+            let client = client_addr(peer, req.headers(), &trusted);
+            req.extensions_mut().insert(ConnectInfo(client));
             let req = req.map(|b| axum::body::Body::new(TimeoutBody::new(b, idle, total)));
             router.clone().oneshot(req)
         })
@@ -187,6 +235,38 @@ pub async fn serve_connection<I>(
     if let Err(e) = served {
         // Timeouts, resets and malformed requests: the client's doing.
         tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// The client's address: the peer's, or, when the peer is one of
+/// `trusted` proxies, the last address in `X-Forwarded-For` that is not
+/// itself a trusted proxy (each proxy appends the address it received from,
+/// so entries left of the first untrusted one may be made up by the client).
+/// The port is the peer's. A header that does not parse is ignored.
+pub fn client_addr(peer: SocketAddr, headers: &http::HeaderMap, trusted: &[IpNet]) -> SocketAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&ip.to_canonical()));
+    if trusted.is_empty() || !is_trusted(&peer.ip()) {
+        return peer;
+    }
+    let mut hops = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(text) = value.to_str() else {
+            return peer;
+        };
+        for hop in text.split(',') {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => hops.push(ip.to_canonical()),
+                Err(_) => return peer,
+            }
+        }
+    }
+    match hops.iter().rev().find(|ip| !is_trusted(ip)) {
+        Some(ip) => SocketAddr::new(*ip, peer.port()),
+        // Every hop is a proxy of ours: the first one is as close to the
+        // client as we know.
+        None => hops
+            .first()
+            .map_or(peer, |ip| SocketAddr::new(*ip, peer.port())),
     }
 }
 
@@ -286,5 +366,43 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(values: &[&str]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: SocketAddr = "10.0.0.5:4000".parse().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/24".parse().unwrap()];
+        let ip = |h: &http::HeaderMap, peer, t: &[IpNet]| client_addr(peer, h, t).ip().to_string();
+        // No trusted proxies: the header is the client's word, ignored.
+        assert_eq!(ip(&xff(&["203.0.113.7"]), proxy, &[]), "10.0.0.5");
+        // From a trusted proxy: the address it received from.
+        assert_eq!(ip(&xff(&["203.0.113.7"]), proxy, &trusted), "203.0.113.7");
+        // A client-made entry on the left is skipped; chained proxies too.
+        assert_eq!(
+            ip(&xff(&["1.1.1.1, 203.0.113.7", "10.0.0.9"]), proxy, &trusted),
+            "203.0.113.7"
+        );
+        // From an untrusted peer, nothing in the header counts.
+        let direct: SocketAddr = "198.51.100.1:1".parse().unwrap();
+        assert_eq!(ip(&xff(&["10.0.0.1"]), direct, &trusted), "198.51.100.1");
+        // Garbage or no header: the proxy's own address.
+        assert_eq!(ip(&xff(&["nonsense"]), proxy, &trusted), "10.0.0.5");
+        assert_eq!(ip(&xff(&[]), proxy, &trusted), "10.0.0.5");
+        // IPv4-mapped IPv6 peers match IPv4 networks.
+        let mapped: SocketAddr = "[::ffff:10.0.0.5]:4000".parse().unwrap();
+        assert_eq!(ip(&xff(&["2001:db8::1"]), mapped, &trusted), "2001:db8::1");
     }
 }

@@ -9,6 +9,7 @@
 //!   shutdown and drains in a documented order.
 //! - [`http_server`]: the accept loop: HTTP/1.1 + HTTP/2, read timeouts,
 //!   the connection cap, graceful shutdown, the peer address.
+//! - [`tls`]: HTTPS from the `[tls]` certificate files, reloaded when they change.
 //! - [`api`]: the HTTP layer — routes per resource (including `stats`,
 //!   `stream`, `replays`, `health` and `/metrics`), wire types, the error
 //!   mapping. It only serves: it starts no background task.
@@ -58,3 +59,4 @@ pub mod secret_key;
 pub mod service;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;

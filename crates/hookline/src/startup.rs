@@ -72,6 +72,8 @@ pub enum StartupError {
     WrongSecretKey { cause: String, hint: String },
     #[error("cannot set up the admin key: {0}")]
     AdminKey(String),
+    #[error("cannot serve HTTPS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 pub struct Application {
@@ -83,6 +85,8 @@ pub struct Application {
     /// Built with the state, started by [`Application::run_until_stopped`].
     background: Background,
     http_limits: crate::http_server::Limits,
+    /// The certificate and acceptor when `[tls]` names files.
+    tls: Option<Arc<crate::tls::Tls>>,
     /// Cancelled on SIGTERM (or by a test): stops HTTP and every task.
     shutdown: CancellationToken,
 }
@@ -251,6 +255,9 @@ async fn verify_secret_key(
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        // First: a bad certificate file is the user's to fix before
+        // anything is opened or bound.
+        let tls = crate::tls::Tls::load(&config.tls)?.map(Arc::new);
         let (store, cipher, key_source) = open_sealed(&config).await?;
         verify_secret_key(&*store, &cipher, &key_source).await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -365,6 +372,7 @@ impl Application {
                 retention: config.retention.clone(),
             },
             http_limits: (&config.http).into(),
+            tls,
             shutdown,
         })
     }
@@ -403,6 +411,7 @@ impl Application {
             self.listener,
             router,
             self.http_limits,
+            self.tls,
             self.shutdown.clone(),
         )
         .await;

@@ -10,8 +10,15 @@ import type { Health } from './types.js';
 
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:8080';
 
+/** Where `hookline serve` saves the key it generates, relative to the folder it runs in. */
+export const DEFAULT_KEY_FILE = 'hookline-data/admin.key';
+
 export interface HooklineOptions {
-  /** Management key, sent as `Authorization: Bearer <key>`. Default: `HOOKLINE_ACCESS_KEY`. */
+  /**
+   * Management key, sent as `Authorization: Bearer <key>`. Default, as the `hookline` CLI
+   * finds it: `HOOKLINE_ADMIN_KEY`, else `./hookline-data/admin.key` (the key `hookline serve`
+   * generated, when the program runs in the folder the server was started in).
+   */
   accessKey?: string;
   /** Where the gateway listens. Default: `HOOKLINE_URL`, else `http://127.0.0.1:8080`. */
   baseUrl?: string;
@@ -29,11 +36,49 @@ function env(name: string): string | undefined {
 }
 
 /**
+ * The management key, looked up in the CLI's order: the option, `HOOKLINE_ADMIN_KEY`, then
+ * `./hookline-data/admin.key`. Read on the first call that needs it (the file read is
+ * asynchronous), once.
+ */
+function keyLookup(option: string | undefined): () => Promise<string> {
+  let found: Promise<string> | undefined;
+  return () => (found ??= findKey(option));
+}
+
+async function findKey(option: string | undefined): Promise<string> {
+  const given = option?.trim() || env('HOOKLINE_ADMIN_KEY')?.trim();
+  if (given) return given;
+  let text: string | undefined;
+  // Outside Node.js (a browser, a worker) there is no file to look in.
+  const fs = await import('node:fs/promises').catch(() => undefined);
+  try {
+    text = await fs?.readFile(DEFAULT_KEY_FILE, 'utf8');
+  } catch (cause) {
+    const code = (cause as { code?: unknown } | null)?.code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+      throw HooklineError.setup({
+        code: 'key_file_unreadable',
+        message: `cannot read the management key from ./${DEFAULT_KEY_FILE}: ${String(code ?? cause)}`,
+      });
+    }
+  }
+  const fromFile = text?.trim();
+  if (fromFile) return fromFile;
+  const renamed = env('HOOKLINE_ACCESS_KEY')
+    ? ' (HOOKLINE_ACCESS_KEY is not read: the variable is HOOKLINE_ADMIN_KEY, as for the server and CLI)'
+    : '';
+  throw HooklineError.setup({
+    code: 'missing_key',
+    message: `no management key: pass accessKey, set HOOKLINE_ADMIN_KEY, or run from the folder that holds ${DEFAULT_KEY_FILE}${renamed}`,
+  });
+}
+
+/**
  * Client of a Hookline gateway's management API.
  *
  * ```ts
  * import Hookline from '@hookline/sdk';
- * const hookline = new Hookline({ accessKey: process.env.HOOKLINE_ACCESS_KEY, baseUrl: 'http://127.0.0.1:8080' });
+ * const hookline = new Hookline(); // HOOKLINE_ADMIN_KEY (or ./hookline-data/admin.key), HOOKLINE_URL
  * const link = await hookline.processor.webhook.generateLink({ ... });
  * ```
  */
@@ -61,14 +106,14 @@ export class Hookline {
       const u = new URL(baseUrl);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
     } catch {
-      throw new HooklineError({
+      throw HooklineError.setup({
         code: 'invalid_base_url',
         message: `baseUrl must be an absolute http(s) URL such as ${DEFAULT_BASE_URL}, got ${JSON.stringify(baseUrl)}`,
       });
     }
     const fetchImpl = options.fetch ?? globalThis.fetch;
     if (typeof fetchImpl !== 'function') {
-      throw new HooklineError({
+      throw HooklineError.setup({
         code: 'fetch_unavailable',
         message: 'no global fetch: use Node.js 18 or later, or pass a `fetch` option',
       });
@@ -76,7 +121,7 @@ export class Hookline {
     this.baseUrl = baseUrl;
     this.http = new Transport({
       baseUrl,
-      accessKey: options.accessKey ?? env('HOOKLINE_ACCESS_KEY'),
+      accessKey: keyLookup(options.accessKey),
       timeoutMs: options.timeoutMs,
       headers: options.headers ?? {},
       fetch: fetchImpl.bind(globalThis),

@@ -12,7 +12,8 @@ export interface RequestOptions {
 
 export interface TransportConfig {
   baseUrl: string;
-  accessKey: string | undefined;
+  /** The management key, found on first use (see `HooklineOptions.accessKey`). */
+  accessKey: () => Promise<string>;
   timeoutMs: number | undefined;
   headers: Record<string, string>;
   fetch: typeof globalThis.fetch;
@@ -53,8 +54,8 @@ export class Transport {
       'user-agent': `hookline-sdk-typescript/${SDK_VERSION}`,
       ...this.config.headers,
     };
-    if (opts.auth !== false && this.config.accessKey) {
-      headers['authorization'] = `Bearer ${this.config.accessKey}`;
+    if (opts.auth !== false) {
+      headers['authorization'] = `Bearer ${await this.config.accessKey()}`;
     }
     let body: string | undefined;
     if (opts.body !== undefined) {

@@ -2,11 +2,18 @@
 // SDK's own codes when no answer came. Against the real binary: one server that may call
 // 127.0.0.0/8, and one without HOOKLINE_ALLOWED_TARGETS (every private target refused).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import Hookline, { HooklineError, HttpMethods } from '@hookline/sdk';
 import { startReceiver } from './support/receiver.mjs';
-import { startServer } from './support/server.mjs';
+import { cleanEnv, PACKAGE_DIR, startServer } from './support/server.mjs';
+
+const SDK_URL = pathToFileURL(join(PACKAGE_DIR, 'dist', 'index.js')).href;
 
 let server;
 let strict;
@@ -77,16 +84,21 @@ describe('errors from the API', () => {
     await rejectsWith(hl.events.get('evt_nope'), 'event_not_found', 404);
   });
 
-  test('401 unauthorized with a bad key, and without a key', async () => {
+  test('401 unauthorized with a bad key; missing_key before sending without one', async () => {
     const bad = new Hookline({ accessKey: 'not-the-key', baseUrl: server.baseUrl });
     const err = await rejectsWith(bad.apps.list(), 'unauthorized', 401);
     assert.match(err.message, /key/);
     await rejectsWith(bad.product.init('anything'), 'unauthorized', 401);
-    const none = new Hookline({ accessKey: '', baseUrl: server.baseUrl });
-    const err2 = await rejectsWith(none.products.list(), 'unauthorized', 401);
-    assert.match(err2.message, /Bearer/);
-    // /healthz needs no key.
-    assert.deepEqual(await none.health(), { status: 'ok' });
+    // An empty key counts as none (an unset variable passed through); the package folder
+    // holds no hookline-data/admin.key.
+    await withEnv({ HOOKLINE_ADMIN_KEY: undefined }, async () => {
+      const none = new Hookline({ accessKey: '', baseUrl: server.baseUrl });
+      const err2 = await rejectsWith(none.products.list(), 'missing_key', 0);
+      assert.match(err2.message, /HOOKLINE_ADMIN_KEY/);
+      assert.equal(err2.stack, `HooklineError [missing_key]: ${err2.message}`);
+      // /healthz needs no key.
+      assert.deepEqual(await none.health(), { status: 'ok' });
+    });
   });
 
   test('422 target_not_allowed for a private receiver when the server has no allow-list', async () => {
@@ -220,8 +232,8 @@ describe('errors without an answer', () => {
 });
 
 describe('configuration', () => {
-  test('HOOKLINE_URL and HOOKLINE_ACCESS_KEY are the fallbacks of the options', async () => {
-    await withEnv({ HOOKLINE_URL: `${server.baseUrl}/`, HOOKLINE_ACCESS_KEY: server.adminKey }, async () => {
+  test('HOOKLINE_URL and HOOKLINE_ADMIN_KEY are the fallbacks of the options', async () => {
+    await withEnv({ HOOKLINE_URL: `${server.baseUrl}/`, HOOKLINE_ADMIN_KEY: server.adminKey }, async () => {
       const hl = new Hookline();
       assert.equal(hl.baseUrl, server.baseUrl);
       assert.ok(Array.isArray(await hl.apps.list()));
@@ -231,8 +243,78 @@ describe('configuration', () => {
     });
   });
 
+  // The lookup reads the working directory, so these run as their own Node process in a
+  // folder of their own, as a user's script would.
+  async function runIn(cwd, env, source) {
+    const child = spawn(process.execPath, ['--input-type=module'], {
+      cwd,
+      env: { ...cleanEnv(), ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.stdin.end(`import Hookline from ${JSON.stringify(SDK_URL)};\n${source}`);
+    const code = await new Promise((r) => child.once('exit', r));
+    return { code, stdout, stderr };
+  }
+
+  test('./hookline-data/admin.key is read when no key is given, as the CLI does', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hookline-sdk-key-'));
+    try {
+      await mkdir(join(dir, 'hookline-data'));
+      await writeFile(join(dir, 'hookline-data', 'admin.key'), `${server.adminKey}\n`, { mode: 0o600 });
+      const r = await runIn(
+        dir,
+        { HOOKLINE_URL: server.baseUrl },
+        'console.log(JSON.stringify(await new Hookline().apps.list()));',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(Array.isArray(JSON.parse(r.stdout)));
+      // HOOKLINE_ADMIN_KEY comes before the file.
+      const r2 = await runIn(
+        dir,
+        { HOOKLINE_URL: server.baseUrl, HOOKLINE_ADMIN_KEY: 'hk_wrong' },
+        'await new Hookline().apps.list().catch((e) => console.log(e.code));',
+      );
+      assert.equal(r2.stdout.trim(), 'unauthorized', r2.stderr);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('no key anywhere: a one-line missing_key error, no stack trace', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hookline-sdk-nokey-'));
+    try {
+      const expected =
+        'HooklineError [missing_key]: no management key: pass accessKey, set HOOKLINE_ADMIN_KEY, ' +
+        'or run from the folder that holds hookline-data/admin.key';
+      // The seeds' style: `.catch(console.error)`.
+      const caught = await runIn(dir, { HOOKLINE_URL: server.baseUrl }, 'await new Hookline().apps.list().catch(console.error);');
+      assert.equal(caught.stderr, `${expected}\n`);
+      // Uncaught: Node's own report, with the error on one line and no `at …` frames.
+      const uncaught = await runIn(dir, { HOOKLINE_URL: server.baseUrl }, 'await new Hookline().apps.list();');
+      assert.equal(uncaught.code, 1);
+      assert.ok(uncaught.stderr.includes(expected), uncaught.stderr);
+      assert.doesNotMatch(uncaught.stderr, /^\s+at /m, uncaught.stderr);
+      // The old variable name is not read, and the message says so.
+      const old = await runIn(
+        dir,
+        { HOOKLINE_URL: server.baseUrl, HOOKLINE_ACCESS_KEY: server.adminKey },
+        'await new Hookline().apps.list().catch((e) => console.log(e.code, e.message));',
+      );
+      assert.match(old.stdout, /^missing_key .*HOOKLINE_ACCESS_KEY is not read: the variable is HOOKLINE_ADMIN_KEY/);
+      // Calls that need no key still work without one.
+      const health = await runIn(dir, { HOOKLINE_URL: server.baseUrl }, 'console.log((await new Hookline().health()).status);');
+      assert.equal(health.stdout.trim(), 'ok', health.stderr);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('the default base URL is http://127.0.0.1:8080', async () => {
-    await withEnv({ HOOKLINE_URL: undefined, HOOKLINE_ACCESS_KEY: undefined }, async () => {
+    await withEnv({ HOOKLINE_URL: undefined, HOOKLINE_ADMIN_KEY: undefined }, async () => {
       assert.equal(new Hookline({ accessKey: 'k' }).baseUrl, 'http://127.0.0.1:8080');
     });
   });

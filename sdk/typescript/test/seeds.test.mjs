@@ -1,4 +1,4 @@
-// Every code example of shared/seeds/*.md, run as-is (test/seeds/*.mjs) against the real
+// Every code example of test/fixtures/seed-docs/*.md, run as-is (test/seeds/*.mjs) against the real
 // hookline binary. The model the examples assume (apps, webhooks with their events, products
 // with their envs, connections under the examples' access tags) is created first through the
 // SDK. Each example runs as its own Node process; what it prints is parsed for the links it

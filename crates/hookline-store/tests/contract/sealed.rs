@@ -204,6 +204,7 @@ macro_rules! sealed_tests {
         mod postgres {
             $(
                 #[tokio::test]
+                #[ignore = "needs PostgreSQL: set HOOKLINE_TEST_POSTGRES_URL and pass --include-ignored"]
                 async fn $test() -> anyhow::Result<()> {
                     let Some(t) = crate::make_pg_store().await else { return Ok(()) };
                     super::$test(t.store.clone()).await

@@ -50,7 +50,10 @@ pub async fn track_http(req: Request, next: Next) -> Response {
         (status = 429, body = ErrorBody, description = "Too many invalid management keys from this address (`too_many_requests`)")))]
 pub async fn scrape(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
     if !s.metrics.enabled {
-        return Err(ApiError(Error::not_found("route", "this path")));
+        return Err(ApiError(Error::not_found(
+            "route",
+            "GET /metrics (metrics.enabled is off)",
+        )));
     }
     if s.metrics.require_key {
         let client = super::extract::client_ip(req.extensions());

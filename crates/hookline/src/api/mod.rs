@@ -59,9 +59,10 @@ pub struct AppState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Hookline", description = "Self-hosted webhook gateway: management API and ingest links."),
-    paths(ingest, healthz, metrics::scrape),
+    paths(index, ingest, healthz, metrics::scrape),
     modifiers(&BearerAuth),
     tags(
+        (name = "index", description = "Where the dashboard, the API and its document are"),
         (name = "seed", description = "The calls of the original product docs"),
         (name = "apps", description = "Providers and the webhooks they send"),
         (name = "products", description = "Products, envs and connected apps"),
@@ -125,6 +126,7 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/v1/process/{link_id}",
             any(ingest).layer(DefaultBodyLimit::disable()),
         )
+        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::scrape))
         .merge(crate::dashboard::router())
@@ -138,8 +140,62 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
-    ApiError(Error::not_found("route", "this path"))
+/// Any path no route serves: 404 naming the method and path (not the
+/// query, which may carry a `?key=`).
+async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    let mut path = uri.path().to_owned();
+    if path.len() > 200 {
+        let mut end = 200;
+        while !path.is_char_boundary(end) {
+            end -= 1;
+        }
+        path.truncate(end);
+        path.push('…');
+    }
+    ApiError(Error::not_found("route", format!("{method} {path}")))
+}
+
+/// Where to go from `/`.
+#[derive(Serialize, ToSchema)]
+pub struct Index {
+    /// `hookline`.
+    pub name: String,
+    pub version: String,
+    /// The web dashboard.
+    pub dashboard: String,
+    /// The OpenAPI document of the management API.
+    pub openapi: String,
+    /// Base of the management API (`Authorization: Bearer <key>`).
+    pub api: String,
+    pub health: String,
+}
+
+/// Where things are: a browser (`Accept: text/html`) is sent to the
+/// dashboard; any other client gets the addresses of the dashboard, the API
+/// and its OpenAPI document.
+#[utoipa::path(get, path = "/", tag = "index",
+    responses((status = 200, body = Index, description = "Where the dashboard, the API and its OpenAPI document are"),
+        (status = 303, description = "A browser (`Accept: text/html`): to the dashboard",
+            headers(("location" = String, description = "`/dashboard`")))))]
+async fn index(headers: axum::http::HeaderMap) -> Response {
+    let wants_html = headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|m| m.trim().to_ascii_lowercase().starts_with("text/html"));
+    if wants_html {
+        return axum::response::Redirect::to("/dashboard").into_response();
+    }
+    Json(Index {
+        name: "hookline".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        dashboard: "/dashboard".into(),
+        openapi: "/api/v1/openapi.json".into(),
+        api: "/api/v1".into(),
+        health: "/healthz".into(),
+    })
+    .into_response()
 }
 
 fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -110,7 +110,14 @@ pub async fn run(c: &Client, cmd: EventsCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 return output::json(&d);
             }
-            print_detail(&d, !no_body);
+            // The request came in on the registration's link; the event
+            // does not repeat the path, so it is read from there.
+            let path = c
+                .get_registration(&d.event.registration_id)
+                .await
+                .ok()
+                .and_then(|r| link_path(&r.link));
+            print_detail(&d, path.as_deref(), !no_body);
         }
         // A delivery id replays that delivery only.
         EventsCmd::Replay { id } if id.starts_with("dlv_") => {
@@ -134,7 +141,26 @@ pub async fn run(c: &Client, cmd: EventsCmd, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_detail(d: &EventDetail, body: bool) {
+/// The path of an ingest link (`/webhooks/v1/process/lnk_…`).
+fn link_path(link: &str) -> Option<String> {
+    url::Url::parse(link).ok().map(|u| u.path().to_owned())
+}
+
+/// `POST /webhooks/v1/process/lnk_…?a=1 (49 bytes)`: the request line as
+/// the provider sent it, `?` for a path that cannot be known (the
+/// registration is gone).
+fn request_line(method: &str, path: Option<&str>, query: Option<&str>, size: usize) -> String {
+    let query = query
+        .filter(|q| !q.is_empty())
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    format!(
+        "{method} {}{query} ({size} bytes)",
+        path.unwrap_or("(link path unknown)")
+    )
+}
+
+fn print_detail(d: &EventDetail, path: Option<&str>, body: bool) {
     let e = &d.event;
     println!("event {}", e.id);
     println!("  status        {}", e.status);
@@ -154,12 +180,10 @@ fn print_detail(d: &EventDetail, body: bool) {
         println!("  verification  {v}");
     }
     let r = &d.request;
-    let query = r
-        .query
-        .as_deref()
-        .map(|q| format!("?{q}"))
-        .unwrap_or_default();
-    println!("request: {} {query} ({} bytes)", r.method, r.body_size);
+    println!(
+        "request: {}",
+        request_line(&r.method, path, r.query.as_deref(), r.body_size)
+    );
     for (k, v) in &r.headers {
         println!("  {k}: {v}");
     }
@@ -209,4 +233,27 @@ fn print_detail(d: &EventDetail, body: bool) {
         ]);
     }
     t.print("");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_line_shows_path_and_query() {
+        let path = link_path("https://hooks.example.com/webhooks/v1/process/lnk_1");
+        assert_eq!(path.as_deref(), Some("/webhooks/v1/process/lnk_1"));
+        assert_eq!(
+            request_line("POST", path.as_deref(), Some("a=1&b=2"), 49),
+            "POST /webhooks/v1/process/lnk_1?a=1&b=2 (49 bytes)"
+        );
+        assert_eq!(
+            request_line("GET", path.as_deref(), Some(""), 0),
+            "GET /webhooks/v1/process/lnk_1 (0 bytes)"
+        );
+        assert_eq!(
+            request_line("POST", None, None, 2),
+            "POST (link path unknown) (2 bytes)"
+        );
+    }
 }

@@ -33,6 +33,12 @@ pub struct ServerFlags {
     /// Folder for the embedded database and the generated admin key.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
 }
 
 impl ServerFlags {
@@ -52,6 +58,17 @@ impl ServerFlags {
             "data_dir",
             &self.data_dir.as_ref().map(|p| p.display().to_string()),
         );
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| Value::from(p.display().to_string()));
+        let mut tls = Dict::new();
+        if let Some(v) = path(&self.tls_cert) {
+            tls.insert("cert".into(), v);
+        }
+        if let Some(v) = path(&self.tls_key) {
+            tls.insert("key".into(), v);
+        }
+        if !tls.is_empty() {
+            d.insert("tls".into(), Value::from(tls));
+        }
         Ok(Config::load(
             self.config.as_deref(),
             Serialized::globals(d),

@@ -7,19 +7,22 @@
 //!
 //! The database belongs to the data dir, not to the `TestApp`: a test that
 //! stops an app and starts another on the same data dir (a restart) finds
-//! its data again. A database is dropped once its data dir is gone (checked
-//! whenever an app starts); those still alive when the test process exits
-//! are dropped by the next run (see `hookline_store::postgres::testing`).
+//! its data again. Each [`crate::helpers::DataDir`] holding the data dir,
+//! that of the app that made the database and that of any app started on it
+//! later, holds the database too; when the last of them is dropped (the test
+//! is over, passed or panicked) the database is dropped. Nothing keeps one
+//! in a `static`, which the process would never drop at exit.
 
 use hookline_store::postgres::testing::{self, TestDatabase};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 
 /// The variable that picks the backend: `sqlite` (default) or `postgres`.
 pub const BACKEND_VAR: &str = "HOOKLINE_TEST_BACKEND";
 
-/// Test databases by the data dir they belong to.
-static DATABASES: Mutex<Vec<(PathBuf, TestDatabase)>> = Mutex::new(Vec::new());
+/// The databases of live data dirs, by data dir, to find one again on a
+/// restart. Weak: the data dirs own them.
+static DATABASES: Mutex<Vec<(PathBuf, Weak<TestDatabase>)>> = Mutex::new(Vec::new());
 
 /// True when the tests run on PostgreSQL.
 pub fn postgres() -> bool {
@@ -30,48 +33,35 @@ pub fn postgres() -> bool {
     }
 }
 
-/// The database URL for an app with this data dir: `None` for the default
-/// (SQLite in the data dir), or a PostgreSQL database of its own.
-pub async fn database_url_for(data_dir: &Path) -> Option<String> {
+/// The database for an app with this data dir: `None` for the default
+/// (SQLite in the data dir), or a PostgreSQL database of its own, which
+/// lives as long as the returned handle or another one for the same dir.
+pub async fn database_for(data_dir: &Path) -> Option<Arc<TestDatabase>> {
     if !postgres() {
         return None;
     }
-    let Some(server) = testing::server_url("integration") else {
-        panic!(
-            "{BACKEND_VAR}=postgres needs {} to name a PostgreSQL server",
-            testing::URL_VAR
-        );
-    };
-    drop_orphans();
-    if let Some(url) = lock()
-        .iter()
-        .find(|(dir, _)| dir == data_dir)
-        .map(|(_, db)| db.url().to_owned())
+    let server = testing::server_url(&format!("integration ({BACKEND_VAR}=postgres)"));
     {
-        return Some(url);
-    }
-    let db = TestDatabase::create(&server)
-        .await
-        .expect("create a test database");
-    let url = db.url().to_owned();
-    lock().push((data_dir.to_path_buf(), db));
-    Some(url)
-}
-
-/// Drops the databases whose data dir was deleted (its test is over).
-fn drop_orphans() {
-    let orphans: Vec<TestDatabase> = {
         let mut dbs = lock();
-        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut *dbs)
-            .into_iter()
-            .partition(|(dir, _)| !dir.exists());
-        *dbs = kept;
-        gone.into_iter().map(|(_, db)| db).collect()
-    };
-    drop(orphans); // Outside the lock: dropping waits for the server.
+        dbs.retain(|(_, db)| db.strong_count() > 0);
+        if let Some(db) = dbs
+            .iter()
+            .find(|(dir, _)| dir == data_dir)
+            .and_then(|(_, db)| db.upgrade())
+        {
+            return Some(db);
+        }
+    }
+    let db = Arc::new(
+        TestDatabase::create(&server)
+            .await
+            .expect("create a test database"),
+    );
+    lock().push((data_dir.to_path_buf(), Arc::downgrade(&db)));
+    Some(db)
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Vec<(PathBuf, TestDatabase)>> {
+fn lock() -> std::sync::MutexGuard<'static, Vec<(PathBuf, Weak<TestDatabase>)>> {
     // A test that panicked while holding it left the list intact.
     DATABASES.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -346,6 +346,13 @@ async fn events_list_show_and_replay() {
 
     let out = cli_ok(&app, &["events", "show", &ids[0]]).await;
     assert!(out.contains("delivered"), "{out}");
+    // The request line names the path the provider called.
+    let link_path = link.strip_prefix(&app.base).unwrap();
+    let body_len = json!({"type": "order.created", "n": 0}).to_string().len();
+    assert!(
+        out.contains(&format!("request: POST {link_path} ({body_len} bytes)")),
+        "{out}"
+    );
     assert!(out.contains(r#"{"n":0,"type":"order.created"}"#), "{out}");
     assert!(out.contains(&rx.url("/orders")), "{out}");
     let d = cli_json(&app, &["events", "show", &ids[0]]).await;
@@ -766,5 +773,92 @@ async fn serve_prints_listening_then_key_without_colour_when_piped() {
         !line.contains('\u{1b}'),
         "ANSI escape in piped log: {line:?}"
     );
+    let _ = child.kill().await;
+}
+
+/// The binary as `cargo install` leaves it: somewhere else than the build,
+/// run from an unrelated folder. Everything it serves (dashboard assets,
+/// presets, migrations) is inside it.
+#[tokio::test]
+async fn installed_binary_serves_everything_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin_dir = dir.path().join("bin");
+    let cwd = dir.path().join("somewhere");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    std::fs::create_dir_all(&cwd).unwrap();
+    let bin = bin_dir.join("hookline");
+    // A hard link is enough to run it from another path (and saves copying
+    // a debug build); a copy where linking is not possible.
+    if std::fs::hard_link(env!("CARGO_BIN_EXE_hookline"), &bin).is_err() {
+        std::fs::copy(env!("CARGO_BIN_EXE_hookline"), &bin).unwrap();
+    }
+    let help = tokio::process::Command::new(&bin)
+        .arg("--help")
+        .current_dir(&cwd)
+        .output()
+        .await
+        .unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("serve"));
+
+    let mut child = tokio::process::Command::new(&bin)
+        .arg("serve")
+        .env("HOOKLINE_LISTEN", "127.0.0.1:0")
+        .env_remove("HOOKLINE_DATA_DIR")
+        .env_remove("HOOKLINE_DATABASE_URL")
+        .env_remove("HOOKLINE_ADMIN_KEY")
+        .env_remove("HOOKLINE_CONFIG")
+        .current_dir(&cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("hookline serve starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut first = Vec::new();
+    while first.len() < 3 {
+        let line = tokio::time::timeout(Duration::from_secs(30), out.next_line())
+            .await
+            .expect("serve prints its start lines")
+            .unwrap()
+            .expect("stdout stays open");
+        first.push(line);
+    }
+    let port: u16 = first[0]
+        .strip_prefix("hookline listening on port ")
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{first:?}"));
+    let key = first[2].trim().to_owned();
+    let base = format!("http://127.0.0.1:{port}");
+    // The data dir is the default, relative to where it runs.
+    assert!(cwd.join("hookline-data/admin.key").exists());
+
+    let http = reqwest::Client::new();
+    for (path, contains) in [
+        ("/dashboard", "<html"),
+        ("/dashboard/app.js", "import"),
+        ("/dashboard/style.css", "{"),
+    ] {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(r.text().await.unwrap().contains(contains), "{path}");
+    }
+    let r = http
+        .get(format!("{base}/api/v1/presets/stripe"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // An app from a preset is stored: the migrated database works.
+    let r = http
+        .post(format!("{base}/api/v1/apps"))
+        .bearer_auth(&key)
+        .json(&json!({"preset": "stripe"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
     let _ = child.kill().await;
 }

@@ -45,7 +45,7 @@ pub(crate) fn client(base: &str) -> TestApp {
         http: reqwest::Client::new(),
         token: Default::default(),
         handle: None,
-        dir: tempfile::tempdir().unwrap(),
+        dir: tempfile::tempdir().unwrap().into(),
     }
 }
 

@@ -17,7 +17,42 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub token: CancellationToken,
     pub handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    pub dir: tempfile::TempDir,
+    pub dir: DataDir,
+}
+
+/// A test app's data dir (removed when dropped) and, with
+/// `HOOKLINE_TEST_BACKEND=postgres`, its database (dropped with the last
+/// `DataDir` that holds it; see `backend`).
+pub struct DataDir {
+    dir: tempfile::TempDir,
+    _database: Option<Arc<hookline_store::postgres::testing::TestDatabase>>,
+}
+
+impl DataDir {
+    /// A fresh data dir, with a database of its own under
+    /// `HOOKLINE_TEST_BACKEND=postgres` (found again by its path).
+    pub async fn new() -> DataDir {
+        let dir = tempfile::tempdir().unwrap();
+        let database = crate::backend::database_for(dir.path()).await;
+        DataDir {
+            dir,
+            _database: database,
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+/// A data dir without a database of its own (for apps run elsewhere).
+impl From<tempfile::TempDir> for DataDir {
+    fn from(dir: tempfile::TempDir) -> Self {
+        DataDir {
+            dir,
+            _database: None,
+        }
+    }
 }
 
 /// The defaults, on port 0, in a fresh data dir, allowed to call loopback,
@@ -46,10 +81,13 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = test_config(dir.path());
     tweak(&mut config);
     // HOOKLINE_TEST_BACKEND=postgres: a database of the data dir's own.
-    if config.database_url.is_empty() {
-        if let Some(url) = crate::backend::database_url_for(&config.data_dir).await {
-            config.database_url = url;
-        }
+    let database = if config.database_url.is_empty() {
+        crate::backend::database_for(&config.data_dir).await
+    } else {
+        None
+    };
+    if let Some(db) = &database {
+        config.database_url = db.url().to_owned();
     }
     let app = Application::build(config).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -62,7 +100,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         http: reqwest::Client::new(),
         token,
         handle: Some(handle),
-        dir,
+        dir: DataDir {
+            dir,
+            _database: database,
+        },
     }
 }
 

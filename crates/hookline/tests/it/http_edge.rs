@@ -414,6 +414,50 @@ async fn management_key_guessing_is_throttled_per_address() {
     app.stop().await;
 }
 
+/// Behind a reverse proxy every request comes from the proxy's address:
+/// with the proxy in `http.trusted_proxies`, the key throttle counts the
+/// clients its `X-Forwarded-For` names instead, so one client guessing keys
+/// does not lock the others out; without it, the header is ignored.
+#[tokio::test]
+async fn key_throttle_counts_forwarded_clients_behind_a_trusted_proxy() {
+    async fn attempts(app: &TestApp, client: &str, n: usize) -> Vec<u16> {
+        let mut statuses = Vec::new();
+        for _ in 0..n {
+            let r = app
+                .http
+                .get(format!("{}/api/v1/apps", app.base))
+                .bearer_auth("hk_wrong")
+                .header("x-forwarded-for", format!("198.51.100.66, {client}"))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(r.status().as_u16());
+        }
+        statuses
+    }
+    let behind_proxy = spawn_app_with(|c| {
+        c.http.auth_failure_limit = 3;
+        c.http.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(
+        attempts(&behind_proxy, "203.0.113.1", 4).await,
+        [401, 401, 401, 429]
+    );
+    // Another client through the same proxy is not blocked…
+    assert_eq!(attempts(&behind_proxy, "203.0.113.2", 1).await, [401]);
+    // …nor is the proxy itself.
+    let (s, _) = behind_proxy.get("/api/v1/apps").await;
+    assert_eq!(s, StatusCode::OK);
+    behind_proxy.stop().await;
+
+    let direct = spawn_app_with(|c| c.http.auth_failure_limit = 3).await;
+    assert_eq!(attempts(&direct, "203.0.113.1", 3).await, [401, 401, 401]);
+    // Not trusted: the header is ignored, and the connection's address is blocked.
+    assert_eq!(attempts(&direct, "203.0.113.2", 1).await, [429]);
+    direct.stop().await;
+}
+
 #[tokio::test]
 async fn shutdown_lets_a_request_in_flight_finish() {
     let app = spawn_app().await;
@@ -435,5 +479,66 @@ async fn shutdown_lets_a_request_in_flight_finish() {
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.contains("\"status\":\"received\""), "{text}");
+    app.stop().await;
+}
+
+/// `GET /`: a browser goes to the dashboard, a program learns where things
+/// are; a path nothing serves is a 404 that names it.
+#[tokio::test]
+async fn root_points_to_the_dashboard_and_unknown_paths_are_named() {
+    let app = spawn_app().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // What a browser sends.
+    let r = no_redirects
+        .get(format!("{}/", app.base))
+        .header(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/dashboard");
+    // Followed, it lands on the dashboard page.
+    let page = app
+        .http
+        .get(format!("{}/", app.base))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.url().path().ends_with("/dashboard"), "{}", page.url());
+    assert!(page.text().await.unwrap().contains("<html"));
+    // curl, scripts: JSON pointing to the dashboard and the API document.
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let mut req = no_redirects.get(format!("{}/", app.base));
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "accept {accept:?}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["dashboard"], "/dashboard", "{v}");
+        assert_eq!(v["openapi"], "/api/v1/openapi.json", "{v}");
+        let (s, _) = app.get(v["openapi"].as_str().unwrap()).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    // Unknown paths: the message names the method and path, never the query.
+    for (path, named) in [
+        ("/nope", "GET /nope"),
+        ("/api/v1/nothing?key=hk_secret", "GET /api/v1/nothing"),
+    ] {
+        let (s, v) = app.get(path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+        assert_eq!(v["error"]["code"], "not_found", "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert_eq!(message, format!("route `{named}` was not found"));
+        assert!(!message.contains("this path") && !message.contains("hk_secret"));
+    }
     app.stop().await;
 }

@@ -16,3 +16,4 @@ mod providers;
 mod retention;
 mod secrets;
 mod seed_flows;
+mod tls;

@@ -459,7 +459,7 @@ async fn event_stream_sends_new_events_and_their_changes() {
 }
 
 /// Stops the app gracefully and hands back its data dir, still on disk.
-async fn stop_keeping_data(app: TestApp) -> tempfile::TempDir {
+async fn stop_keeping_data(app: TestApp) -> DataDir {
     let TestApp {
         token, handle, dir, ..
     } = app;

@@ -1,11 +1,10 @@
-// Seed example: shared/seeds/product-webhooks.md, "Complete Example".
+// Seed example: test/fixtures/seed-docs/product-webhooks.md, "Complete Example".
 // Verbatim except the import line and the constructor's options (marked "seed:").
 import Hookline from '@hookline/sdk'; // seed: import Ductape from '@ductape/sdk';
 
 async function setupWebhooks() {
   const ductape = new Hookline({
-    accessKey: process.env.HOOKLINE_ACCESS_KEY, // seed: accessKey: 'your-access-key',
-    baseUrl: process.env.HOOKLINE_URL,
+    accessKey: process.env.HOOKLINE_ADMIN_KEY, // seed: accessKey: 'your-access-key',
   });
 
   await ductape.product.init('ecommerce-platform');

@@ -1,9 +1,10 @@
-// Seed example: shared/seeds/product-webhooks.md, "Use Cases" → "Email Webhooks".
+// Seed example: test/fixtures/seed-docs/product-webhooks.md, "Use Cases" → "Email Webhooks".
 //
 // Harness prelude (the seed snippet assumes a client named `ductape` in scope): the import
 // line and the constructor, with Hookline's options.
 import Hookline from '@hookline/sdk';
-const ductape = new Hookline({ accessKey: process.env.HOOKLINE_ACCESS_KEY, baseUrl: process.env.HOOKLINE_URL });
+// The key comes from HOOKLINE_ADMIN_KEY, the address from HOOKLINE_URL.
+const ductape = new Hookline();
 
 // ---- seed code below, verbatim.
 // SendGrid email events

@@ -1,10 +1,9 @@
-// Seed example: shared/seeds/product-webhooks.md, "Fetching App Webhooks".
+// Seed example: test/fixtures/seed-docs/product-webhooks.md, "Fetching App Webhooks".
 // Verbatim except the import line and the constructor's options (marked "seed:").
 import Hookline from '@hookline/sdk'; // seed: import Ductape from '@ductape/sdk';
 
 const ductape = new Hookline({
-  accessKey: process.env.HOOKLINE_ACCESS_KEY, // seed: accessKey: 'your-access-key',
-  baseUrl: process.env.HOOKLINE_URL,
+  accessKey: process.env.HOOKLINE_ADMIN_KEY, // seed: accessKey: 'your-access-key',
 });
 
 await ductape.product.init('my-product');

@@ -1,9 +1,10 @@
-// Seed example: shared/seeds/registering-for-webhooks.md, "1. Full Registration", "Example Usage".
+// Seed example: test/fixtures/seed-docs/registering-for-webhooks.md, "1. Full Registration", "Example Usage".
 //
 // Harness prelude (the seed snippet assumes a client named `ductape` and `HttpMethods` in
 // scope): the import line and the constructor, with Hookline's options.
 import Hookline, { HttpMethods } from '@hookline/sdk';
-const ductape = new Hookline({ accessKey: process.env.HOOKLINE_ACCESS_KEY, baseUrl: process.env.HOOKLINE_URL });
+// The key comes from HOOKLINE_ADMIN_KEY, the address from HOOKLINE_URL.
+const ductape = new Hookline();
 
 // ---- seed code below, verbatim except for ONE fix: inside `auth` the seed separates the
 // properties with `;` (`query: {};` … `headers: {…};`), which is a syntax error in a

@@ -1,10 +1,11 @@
-// Seed example: shared/seeds/registering-for-webhooks.md, "2. Generating a Registration Link",
+// Seed example: test/fixtures/seed-docs/registering-for-webhooks.md, "2. Generating a Registration Link",
 // "Example Usage".
 //
 // Harness prelude (the seed snippet assumes a client named `ductape` and `HttpMethods` in
 // scope): the import line and the constructor, with Hookline's options.
 import Hookline, { HttpMethods } from '@hookline/sdk';
-const ductape = new Hookline({ accessKey: process.env.HOOKLINE_ACCESS_KEY, baseUrl: process.env.HOOKLINE_URL });
+// The key comes from HOOKLINE_ADMIN_KEY, the address from HOOKLINE_URL.
+const ductape = new Hookline();
 
 // ---- seed code below, verbatim. The test harness replaces the receiver URL
 // (https://api.example.com/…) by its local receiver's URL before running this file.

@@ -28,7 +28,7 @@ export async function runSeed(file, { baseUrl, accessKey, receiverUrl, timeoutMs
   // resolves to this package (its own `exports`, i.e. the built dist/).
   const child = spawn(process.execPath, ['--input-type=module'], {
     cwd: PACKAGE_DIR,
-    env: { ...cleanEnv(), HOOKLINE_URL: baseUrl, HOOKLINE_ACCESS_KEY: accessKey },
+    env: { ...cleanEnv(), HOOKLINE_URL: baseUrl, HOOKLINE_ADMIN_KEY: accessKey },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
