@@ -102,18 +102,23 @@ macro_rules! summary_status_sql {
 /// the caller appends followed by [`SUMMARIZE_TAIL`]. It runs in the
 /// transaction that changed the deliveries. The event's `updated_at` is
 /// its deliveries' latest change, and its last outcome that of the delivery
-/// that changed last.
+/// that changed last: with one delivery (every event until fan-out) that
+/// is the group's own values, so the lookups of the latest one run only for
+/// events with several.
 macro_rules! summarize_head {
     () => {
         concat!(
     "UPDATE events SET status = s.status, attempts = s.attempts, retry_base = s.retry_base, \
        next_attempt_at = s.next_attempt_at, delivered_at = s.delivered_at, \
        updated_at = s.updated_at, \
-       last_response_status = (SELECT l.last_response_status FROM deliveries l \
-         WHERE l.event_id = events.id ORDER BY l.updated_at DESC, l.id DESC LIMIT 1), \
-       last_error = (SELECT l.last_error FROM deliveries l \
-         WHERE l.event_id = events.id ORDER BY l.updated_at DESC, l.id DESC LIMIT 1) \
-     FROM (SELECT d.event_id AS id, ",
+       last_response_status = CASE WHEN s.n = 1 THEN s.last_response_status \
+         ELSE (SELECT l.last_response_status FROM deliveries l \
+         WHERE l.event_id = events.id ORDER BY l.updated_at DESC, l.id DESC LIMIT 1) END, \
+       last_error = CASE WHEN s.n = 1 THEN s.last_error \
+         ELSE (SELECT l.last_error FROM deliveries l \
+         WHERE l.event_id = events.id ORDER BY l.updated_at DESC, l.id DESC LIMIT 1) END \
+     FROM (SELECT d.event_id AS id, COUNT(*) AS n, \
+       MAX(d.last_response_status) AS last_response_status, MAX(d.last_error) AS last_error, ",
     summary_status_sql!(),
     " AS status, CAST(SUM(d.attempts) AS BIGINT) AS attempts, \
        MIN(d.retry_base) AS retry_base, MIN(d.next_attempt_at) AS next_attempt_at, \

@@ -9,18 +9,21 @@
 //! at start: the other nodes' leases are alive.
 
 use super::PgStore;
-use crate::codec::{
-    delivery_columns, event_columns, from_doc, open_claimed, AttemptValues, DeliveryRow, EventRow,
-    PayloadRow,
-};
+use crate::codec::{delivery_columns, event_columns, open_claimed, AttemptValues, DeliveryRow};
 use crate::rules::{assemble_claims, completion_update, SUMMARIZE_HEAD, SUMMARIZE_TAIL};
+use crate::sql::claims::{loaded_event, loaded_registration};
 use crate::{Claimed, QueueStore, Result};
 use async_trait::async_trait;
 use hookline_core::event::{Completion, Delivery, DeliveryStatus, Event, Payload};
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
+
+/// One column of a batch, as the array parameter `UNNEST` reads.
+fn column<'a, T, U>(rows: &'a [T], f: impl Fn(&'a T) -> U) -> Vec<U> {
+    rows.iter().map(f).collect()
+}
 
 /// Rewrites the summary of the events among `event_ids` from their
 /// deliveries (see [`SUMMARIZE_HEAD`]).
@@ -106,9 +109,7 @@ pub(super) async fn claim_due(
     Ok(claimed)
 }
 
-/// Events with their payloads by id; one that cannot be read is an `Err`
-/// with the reason, so that one bad row does not stop the others from being
-/// delivered.
+/// Events with their payloads by id (see [`loaded_event`]).
 async fn load_events(
     s: &PgStore,
     ids: &[&str],
@@ -123,23 +124,10 @@ async fn load_events(
     .bind(ids)
     .fetch_all(&s.pool)
     .await?;
-    let mut out = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let event_id: String = sqlx::Row::try_get(&row, "id")?;
-        let loaded = EventRow::from_row(&row)
-            .map_err(crate::StoreError::from)
-            .and_then(Event::try_from)
-            .and_then(|event| {
-                let payload = PayloadRow::from_row(&row)?.into_payload(&event.id)?;
-                Ok((event, payload))
-            })
-            .map_err(|e| e.to_string());
-        out.insert(event_id, loaded);
-    }
-    Ok(out)
+    rows.iter().map(loaded_event).collect()
 }
 
-/// Registrations by id; an unreadable doc is an `Err` with the reason.
+/// Registrations by id (see [`loaded_registration`]).
 async fn load_registrations(
     s: &PgStore,
     ids: &[&str],
@@ -149,13 +137,7 @@ async fn load_registrations(
             .bind(ids)
             .fetch_all(&s.pool)
             .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, doc)| {
-            let reg = from_doc("registration", &id, &doc).map_err(|e| e.to_string());
-            (id, reg)
-        })
-        .collect())
+    Ok(rows.into_iter().map(loaded_registration).collect())
 }
 
 /// Marks claimed deliveries that can never be made as failed, with the
@@ -227,31 +209,16 @@ pub(super) async fn complete(s: &PgStore, completions: &[Completion]) -> Result<
          WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = a.event_id) \
          ON CONFLICT (id) DO NOTHING",
     )
-    .bind(attempts.iter().map(|a| a.id).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.event_id).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.number).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.started_at).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.duration_ms).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.request_url).collect::<Vec<_>>())
-    .bind(
-        attempts
-            .iter()
-            .map(|a| a.response_status)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        attempts
-            .iter()
-            .map(|a| a.response_excerpt)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        attempts
-            .iter()
-            .map(|a| a.error.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(attempts.iter().map(|a| a.delivery_id).collect::<Vec<_>>())
+    .bind(column(&attempts, |a| a.id))
+    .bind(column(&attempts, |a| a.event_id))
+    .bind(column(&attempts, |a| a.number))
+    .bind(column(&attempts, |a| a.started_at))
+    .bind(column(&attempts, |a| a.duration_ms))
+    .bind(column(&attempts, |a| a.request_url))
+    .bind(column(&attempts, |a| a.response_status))
+    .bind(column(&attempts, |a| a.response_excerpt))
+    .bind(column(&attempts, |a| a.error.as_deref()))
+    .bind(column(&attempts, |a| a.delivery_id))
     .execute(&mut *tx)
     .await?;
 
@@ -278,43 +245,13 @@ pub(super) async fn complete(s: &PgStore, completions: &[Completion]) -> Result<
          RETURNING e.id",
     )
     .bind(now.0)
-    .bind(
-        completions
-            .iter()
-            .map(|c| c.attempt.delivery_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        completions
-            .iter()
-            .map(|c| c.lease_owner.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        updates
-            .iter()
-            .map(|u| u.status.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        updates
-            .iter()
-            .map(|u| u.next_attempt_at)
-            .collect::<Vec<_>>(),
-    )
-    .bind(updates.iter().map(|u| u.delivered_at).collect::<Vec<_>>())
-    .bind(
-        updates
-            .iter()
-            .map(|u| u.last_response_status)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        updates
-            .iter()
-            .map(|u| u.last_error.as_deref())
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(completions, |c| c.attempt.delivery_id.as_str()))
+    .bind(column(completions, |c| c.lease_owner.as_str()))
+    .bind(column(&updates, |u| u.status.as_str()))
+    .bind(column(&updates, |u| u.next_attempt_at))
+    .bind(column(&updates, |u| u.delivered_at))
+    .bind(column(&updates, |u| u.last_response_status))
+    .bind(column(&updates, |u| u.last_error.as_deref()))
     .fetch_all(&mut *tx)
     .await?;
     let mut event_ids: Vec<&str> = completions

@@ -17,6 +17,7 @@
 //! commands, PostgreSQL's `UNNEST` arrays and `SKIP LOCKED` claims).
 
 pub(crate) mod background;
+pub(crate) mod claims;
 pub(crate) mod config;
 
 use std::marker::PhantomData;

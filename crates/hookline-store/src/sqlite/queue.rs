@@ -9,12 +9,12 @@
 
 use super::SqliteStore;
 use crate::codec::{
-    attempt_columns, delivery_columns, event_columns, from_doc, open_claimed, AttemptValues,
-    DeliveryRow, EventRow, PayloadRow,
+    attempt_columns, delivery_columns, event_columns, open_claimed, AttemptValues, DeliveryRow,
 };
 use crate::rules::{
     assemble_claims, completion_update, CompletionUpdate, SUMMARIZE_HEAD, SUMMARIZE_TAIL,
 };
+use crate::sql::claims::{loaded_event, loaded_registration};
 use crate::{Claimed, QueueStore, Result};
 use async_trait::async_trait;
 use hookline_core::event::{Completion, Delivery, DeliveryStatus, Event, Payload};
@@ -71,18 +71,16 @@ pub(super) async fn claim_due(
         return Ok(Vec::new());
     }
     let mut conn = s.write().await?;
-    // One statement picks and leases, so two claimers can never take the
+    // One command picks and leases, so two claimers can never take the
     // same delivery; its events read `delivering` from the same commit,
     // made before anyone calls a destination. (A claim only ever makes
     // deliveries `delivering`, which rules the summary: no aggregate needed.)
-    let mut qb = QueryBuilder::<Sqlite>::new("BEGIN; UPDATE deliveries SET lease_owner = ");
-    qb.push_bind(owner)
-        .push(", lease_until = ")
-        .push_bind(lease_until.0)
-        .push(", status = 'delivering', updated_at = ")
-        .push_bind(now.0)
-        .push(
-            " WHERE id IN (SELECT id FROM deliveries \
+    // The events go first, picked by the same query as the deliveries: on
+    // the one writer, inside one transaction, both see the same due set,
+    // and finding them again by lease would walk every lease this node holds.
+    let due = |qb: &mut QueryBuilder<'_, Sqlite>| {
+        qb.push(
+            "(SELECT * FROM deliveries \
                WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ",
         )
         .push_bind(now.0)
@@ -90,19 +88,23 @@ pub(super) async fn claim_due(
         .push_bind(now.0)
         .push(") ORDER BY next_attempt_at LIMIT ")
         .push_bind(i64::from(limit))
-        .push(concat!(") RETURNING ", delivery_columns!(), "; "))
-        .push("UPDATE events SET status = 'delivering', updated_at = ")
-        .push_bind(now.0)
-        .push(
-            " WHERE status <> 'delivering' AND id IN (SELECT event_id FROM deliveries \
-               WHERE lease_owner = ",
-        )
+        .push(")");
+    };
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "BEGIN; UPDATE events SET status = 'delivering', updated_at = ",
+    );
+    qb.push_bind(now.0)
+        .push(" WHERE status <> 'delivering' AND id IN (SELECT event_id FROM ");
+    due(&mut qb);
+    qb.push("); UPDATE deliveries SET lease_owner = ")
         .push_bind(owner)
-        .push(" AND lease_until = ")
+        .push(", lease_until = ")
         .push_bind(lease_until.0)
-        .push(" AND updated_at = ")
+        .push(", status = 'delivering', updated_at = ")
         .push_bind(now.0)
-        .push("); COMMIT");
+        .push(" WHERE id IN (SELECT id FROM ");
+    due(&mut qb);
+    qb.push(concat!(") RETURNING ", delivery_columns!(), "; COMMIT"));
     let rows: Vec<DeliveryRow> = run_in_tx(&mut conn, qb).await?;
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -134,9 +136,7 @@ pub(super) async fn claim_due(
     Ok(claimed)
 }
 
-/// Events with their payloads by id; one that cannot be read is an `Err`
-/// with the reason, so that one bad row does not stop the others from being
-/// delivered.
+/// Events with their payloads by id (see [`loaded_event`]).
 async fn load_events(
     conn: &mut SqliteConnection,
     ids: &[&str],
@@ -156,22 +156,14 @@ async fn load_events(
         }
         list.push_unseparated(")");
         for row in qb.build().fetch_all(&mut *conn).await? {
-            let event_id: String = sqlx::Row::try_get(&row, "id")?;
-            let loaded = EventRow::from_row(&row)
-                .map_err(crate::StoreError::from)
-                .and_then(Event::try_from)
-                .and_then(|event| {
-                    let payload = PayloadRow::from_row(&row)?.into_payload(&event.id)?;
-                    Ok((event, payload))
-                })
-                .map_err(|e| e.to_string());
-            out.insert(event_id, loaded);
+            let (id, loaded) = loaded_event(&row)?;
+            out.insert(id, loaded);
         }
     }
     Ok(out)
 }
 
-/// Registrations by id; an unreadable doc is an `Err` with the reason.
+/// Registrations by id (see [`loaded_registration`]).
 async fn load_registrations(
     conn: &mut SqliteConnection,
     ids: &[&str],
@@ -185,10 +177,7 @@ async fn load_registrations(
         }
         list.push_unseparated(")");
         let rows: Vec<(String, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-        for (id, doc) in rows {
-            let reg = from_doc("registration", &id, &doc).map_err(|e| e.to_string());
-            out.insert(id, reg);
-        }
+        out.extend(rows.into_iter().map(loaded_registration));
     }
     Ok(out)
 }

@@ -22,6 +22,7 @@ mod registrations;
 mod retention;
 mod sealed;
 mod sqlite_only;
+mod summary;
 mod upgrade;
 
 use hookline_store::postgres::testing::{self, TestDatabase};
