@@ -398,48 +398,199 @@ impl<'a> DeliveryValues<'a> {
 
 use crate::sealed::DocCipher;
 use crate::Claimed;
-use hookline_core::model::{Auth, Connection};
+use hookline_core::model::{ApiKey, App, AppWebhook, Auth, Connection, Product};
 
-/// A registration's `doc`, its secrets sealed under `cipher`.
-pub(crate) fn registration_doc(cipher: Option<&DocCipher>, r: &Registration) -> Result<String> {
-    match cipher {
-        Some(c) => to_doc(&c.seal_registration(r)),
-        None => to_doc(r),
+/// The columns of a configuration row besides `doc`, with their values.
+/// Every one but the timestamps is text.
+pub(crate) struct Columns<'a> {
+    pub id: &'a str,
+    /// Set once, when the row is inserted.
+    pub fixed: Vec<(&'static str, &'a str)>,
+    /// Rewritten by every update, with `updated_at` and `doc`.
+    pub keys: Vec<(&'static str, &'a str)>,
+    pub created_at: Millis,
+    /// `None` for kinds that are never updated.
+    pub updated_at: Option<Millis>,
+}
+
+/// A kind of configuration document, stored whole as the JSON `doc` of a
+/// row in [`TABLE`](Self::TABLE) beside the columns that find it and keep it
+/// unique.
+pub(crate) trait Document: Serialize + DeserializeOwned + Send + Sync {
+    /// What messages call one.
+    const ENTITY: &'static str;
+    const TABLE: &'static str;
+
+    fn columns(&self) -> Columns<'_>;
+
+    /// What a unique violation of `constraint` reports as the key that
+    /// collided.
+    fn conflict_key(&self, constraint: &str) -> String;
+
+    /// A copy with its secrets sealed under `cipher`; `None` for kinds
+    /// without secrets.
+    fn sealed(&self, _cipher: &DocCipher) -> Option<Self> {
+        None
+    }
+
+    /// Opens what [`sealed`](Self::sealed) sealed. A secret that does not
+    /// open is [`StoreError::Corrupt`].
+    fn opened(self, _cipher: &DocCipher) -> Result<Self> {
+        Ok(self)
+    }
+
+    /// Its `doc`, secrets sealed where the store has a cipher.
+    fn doc(&self, cipher: Option<&DocCipher>) -> Result<String> {
+        match cipher.and_then(|c| self.sealed(c)) {
+            Some(sealed) => to_doc(&sealed),
+            None => to_doc(self),
+        }
+    }
+
+    /// One back from its row, secrets opened where the store has a cipher.
+    fn from_row(cipher: Option<&DocCipher>, id: &str, doc: &str) -> Result<Self> {
+        let value: Self = from_doc(Self::ENTITY, id, doc)?;
+        match cipher {
+            Some(c) => value.opened(c),
+            None => Ok(value),
+        }
     }
 }
 
-/// A registration from its `doc`, its secrets opened. A secret that does not
-/// open is [`StoreError::Corrupt`].
-pub(crate) fn registration_from_doc(
-    cipher: Option<&DocCipher>,
-    id: &str,
-    doc: &str,
-) -> Result<Registration> {
-    let r = from_doc("registration", id, doc)?;
-    match cipher {
-        Some(c) => c.open_registration(r),
-        None => Ok(r),
+impl Document for ApiKey {
+    const ENTITY: &'static str = "api key";
+    const TABLE: &'static str = "api_keys";
+
+    fn columns(&self) -> Columns<'_> {
+        Columns {
+            id: &self.id,
+            fixed: vec![("hash", &self.hash)],
+            keys: Vec::new(),
+            created_at: self.created_at,
+            updated_at: None,
+        }
+    }
+
+    // Never echo a key hash into an error message.
+    fn conflict_key(&self, _: &str) -> String {
+        self.id.clone()
     }
 }
 
-/// A connection's `doc`, its provider credentials sealed under `cipher`.
-pub(crate) fn connection_doc(cipher: Option<&DocCipher>, c: &Connection) -> Result<String> {
-    match cipher {
-        Some(k) => to_doc(&k.seal_connection(c)),
-        None => to_doc(c),
+/// Apps and products: found by their tag, which is unique.
+macro_rules! tagged_document {
+    ($kind:ty, $entity:literal, $table:literal) => {
+        impl Document for $kind {
+            const ENTITY: &'static str = $entity;
+            const TABLE: &'static str = $table;
+
+            fn columns(&self) -> Columns<'_> {
+                Columns {
+                    id: &self.id,
+                    fixed: Vec::new(),
+                    keys: vec![("tag", self.tag.as_str())],
+                    created_at: self.created_at,
+                    updated_at: Some(self.updated_at),
+                }
+            }
+
+            fn conflict_key(&self, _: &str) -> String {
+                self.tag.to_string()
+            }
+        }
+    };
+}
+tagged_document!(App, "app", "apps");
+tagged_document!(Product, "product", "products");
+
+impl Document for AppWebhook {
+    const ENTITY: &'static str = "webhook";
+    const TABLE: &'static str = "webhooks";
+
+    fn columns(&self) -> Columns<'_> {
+        Columns {
+            id: &self.id,
+            fixed: vec![("app_id", &self.app_id)],
+            keys: vec![("tag", self.tag.as_str())],
+            created_at: self.created_at,
+            updated_at: Some(self.updated_at),
+        }
+    }
+
+    fn conflict_key(&self, _: &str) -> String {
+        format!("{}/{}", self.app_id, self.tag)
     }
 }
 
-/// A connection from its `doc`, its credentials opened.
-pub(crate) fn connection_from_doc(
-    cipher: Option<&DocCipher>,
-    id: &str,
-    doc: &str,
-) -> Result<Connection> {
-    let c = from_doc("connection", id, doc)?;
-    match cipher {
-        Some(k) => k.open_connection(c),
-        None => Ok(c),
+impl Document for Connection {
+    const ENTITY: &'static str = "connection";
+    const TABLE: &'static str = "connections";
+
+    fn columns(&self) -> Columns<'_> {
+        Columns {
+            id: &self.id,
+            fixed: vec![("product_id", &self.product_id)],
+            keys: vec![
+                ("app_id", &self.app_id),
+                ("access_tag", self.access_tag.as_str()),
+            ],
+            created_at: self.created_at,
+            updated_at: Some(self.updated_at),
+        }
+    }
+
+    fn conflict_key(&self, _: &str) -> String {
+        self.access_tag.to_string()
+    }
+
+    fn sealed(&self, cipher: &DocCipher) -> Option<Self> {
+        Some(cipher.seal_connection(self))
+    }
+
+    fn opened(self, cipher: &DocCipher) -> Result<Self> {
+        cipher.open_connection(self)
+    }
+}
+
+impl Document for Registration {
+    const ENTITY: &'static str = "registration";
+    const TABLE: &'static str = "registrations";
+
+    /// All keys: a save rewrites the whole row but its creation time.
+    fn columns(&self) -> Columns<'_> {
+        Columns {
+            id: &self.id,
+            fixed: Vec::new(),
+            keys: vec![
+                ("product_id", &self.product_id),
+                ("access_tag", self.access_tag.as_str()),
+                ("webhook_id", &self.webhook_id),
+                (
+                    "event",
+                    registration_event_key(self.event.as_ref().map(|t| t.as_str())),
+                ),
+                ("env", self.env.as_str()),
+                ("link_id", self.link_id.as_str()),
+            ],
+            created_at: self.created_at,
+            updated_at: Some(self.updated_at),
+        }
+    }
+
+    fn conflict_key(&self, constraint: &str) -> String {
+        if constraint.contains("link_id") {
+            format!("link {}", self.link_id)
+        } else {
+            registration_label(self)
+        }
+    }
+
+    fn sealed(&self, cipher: &DocCipher) -> Option<Self> {
+        Some(cipher.seal_registration(self))
+    }
+
+    fn opened(self, cipher: &DocCipher) -> Result<Self> {
+        cipher.open_registration(self)
     }
 }
 

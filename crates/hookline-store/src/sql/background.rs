@@ -4,7 +4,7 @@
 //! reported once), and bulk replay jobs (their progress, and the lease under
 //! which one node works on each, as on events).
 
-use super::{Dialect, Sql};
+use super::{Backend, Dialect, Sql};
 use crate::codec::{from_doc, to_doc};
 use crate::error::OrConflict;
 use crate::monitor::{RegistrationHealth, ReplayFilter, ReplayJob, ReplayStatus};
@@ -142,12 +142,12 @@ where
 
     // --- replay jobs -----------------------------------------------------
 
-    pub(crate) async fn insert_replay_job<'c>(
-        ex: impl Executor<'c, Database = DB>,
+    pub(crate) async fn insert_replay_job(
+        b: &impl Backend<Db = DB>,
         job: &ReplayJob,
     ) -> Result<()> {
         let filter = to_doc(&job.filter)?;
-        sqlx::query(&format!(
+        let done = sqlx::query(&format!(
             "INSERT INTO replay_jobs ({JOB_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
@@ -164,17 +164,18 @@ where
         .bind(job.finished_at.map(|t| t.0))
         .bind(job.owner.as_deref())
         .bind(job.lease_until.map(|t| t.0))
-        .execute(ex)
+        .execute(&mut *b.writer().await?)
         .await
-        .or_conflict("replay job", |_| job.id.clone())?;
-        Ok(())
+        .or_conflict("replay job", |_| job.id.clone())
+        .map(|_| ());
+        b.written(done).await
     }
 
-    pub(crate) async fn get_replay_job<'c>(
-        ex: impl Executor<'c, Database = DB>,
+    pub(crate) async fn get_replay_job(
+        b: &impl Backend<Db = DB>,
         id: &str,
     ) -> Result<Option<ReplayJob>> {
-        Self::job_row(ex, id)
+        Self::job_row(b.reads(), id)
             .await?
             .map(ReplayJob::try_from)
             .transpose()
@@ -189,15 +190,15 @@ where
         .await?)
     }
 
-    pub(crate) async fn list_replay_jobs<'c>(
-        ex: impl Executor<'c, Database = DB>,
+    pub(crate) async fn list_replay_jobs(
+        b: &impl Backend<Db = DB>,
         limit: u32,
     ) -> Result<Vec<ReplayJob>> {
         let rows: Vec<JobRow> = sqlx::query_as(&format!(
             "SELECT {JOB_COLUMNS} FROM replay_jobs ORDER BY created_at DESC, id DESC LIMIT $1"
         ))
         .bind(i64::from(list_limit(limit)))
-        .fetch_all(ex)
+        .fetch_all(b.reads())
         .await?;
         rows.into_iter().map(ReplayJob::try_from).collect()
     }
@@ -205,14 +206,14 @@ where
     /// Picks and leases in one statement (as for events), passing over a
     /// job another node is claiming right now where the backend can
     /// ([`Dialect::SKIP_LOCKED`]).
-    pub(crate) async fn claim_replay_job<'c>(
-        ex: impl Executor<'c, Database = DB>,
+    pub(crate) async fn claim_replay_job(
+        b: &impl Backend<Db = DB>,
         owner: &str,
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<ReplayJob>> {
         let skip_locked = DB::SKIP_LOCKED;
-        let row: Option<JobRow> = sqlx::query_as(&format!(
+        let claimed: Result<Option<JobRow>> = sqlx::query_as(&format!(
             "UPDATE replay_jobs SET owner = $1, lease_until = $2 \
              WHERE id = (SELECT id FROM replay_jobs WHERE status = 'running' \
                AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $3) \
@@ -222,13 +223,17 @@ where
         .bind(owner)
         .bind(lease_until.0)
         .bind(now.0)
-        .fetch_optional(ex)
-        .await?;
-        row.map(ReplayJob::try_from).transpose()
+        .fetch_optional(&mut *b.writer().await?)
+        .await
+        .map_err(Into::into);
+        b.written(claimed)
+            .await?
+            .map(ReplayJob::try_from)
+            .transpose()
     }
 
-    pub(crate) async fn update_replay_job<'c>(
-        ex: impl Executor<'c, Database = DB>,
+    pub(crate) async fn update_replay_job(
+        b: &impl Backend<Db = DB>,
         job: &ReplayJob,
         owner: &str,
     ) -> Result<bool> {
@@ -247,17 +252,28 @@ where
         .bind(job.lease_until.map(|t| t.0))
         .bind(job.id.as_str())
         .bind(owner)
-        .execute(ex)
-        .await?;
-        Ok(DB::rows_affected(&done) == 1)
+        .execute(&mut *b.writer().await?)
+        .await
+        .map(|done| DB::rows_affected(&done) == 1)
+        .map_err(Into::into);
+        b.written(done).await
     }
 
-    /// Cancels and reads the job back, in one transaction on `conn`.
+    /// Cancels and reads the job back, in one transaction.
     pub(crate) async fn cancel_replay_job(
-        conn: &mut DB::Connection,
+        b: &impl Backend<Db = DB>,
         id: &str,
         now: Millis,
     ) -> Result<Option<ReplayJob>> {
+        let done = Self::cancel_job(&mut *b.writer().await?, id, now).await;
+        b.written(done).await?.map(ReplayJob::try_from).transpose()
+    }
+
+    async fn cancel_job(
+        conn: &mut DB::Connection,
+        id: &str,
+        now: Millis,
+    ) -> Result<Option<JobRow>> {
         let mut tx = conn.begin().await?;
         sqlx::query(
             "UPDATE replay_jobs SET status = 'cancelled', finished_at = $1, updated_at = $1, \
@@ -270,18 +286,60 @@ where
         .await?;
         let row = Self::job_row(&mut *tx, id).await?;
         tx.commit().await?;
-        row.map(ReplayJob::try_from).transpose()
+        Ok(row)
     }
 
-    pub(crate) async fn release_replay_jobs<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        owner: &str,
-    ) -> Result<u64> {
+    pub(crate) async fn release_replay_jobs(b: &impl Backend<Db = DB>, owner: &str) -> Result<u64> {
         let done =
             sqlx::query("UPDATE replay_jobs SET owner = NULL, lease_until = NULL WHERE owner = $1")
                 .bind(owner)
-                .execute(ex)
-                .await?;
-        Ok(DB::rows_affected(&done))
+                .execute(&mut *b.writer().await?)
+                .await
+                .map(|done| DB::rows_affected(&done))
+                .map_err(Into::into);
+        b.written(done).await
     }
 }
+
+/// Implements [`ReplayJobStore`](crate::ReplayJobStore) for a [`Backend`]
+/// with the statements here.
+macro_rules! replay_job_store {
+    ($store:ty) => {
+        $crate::sql::store_impl! {
+            $store, $crate::ReplayJobStore;
+            {
+                async fn insert_replay_job(&self, job: &ReplayJob) -> Result<()> {
+                    Sql::insert_replay_job(self, job).await
+                }
+                async fn get_replay_job(&self, id: &str) -> Result<Option<ReplayJob>> {
+                    Sql::get_replay_job(self, id).await
+                }
+                async fn list_replay_jobs(&self, limit: u32) -> Result<Vec<ReplayJob>> {
+                    Sql::list_replay_jobs(self, limit).await
+                }
+                async fn claim_replay_job(
+                    &self,
+                    owner: &str,
+                    now: Millis,
+                    lease_until: Millis,
+                ) -> Result<Option<ReplayJob>> {
+                    Sql::claim_replay_job(self, owner, now, lease_until).await
+                }
+                async fn update_replay_job(&self, job: &ReplayJob, owner: &str) -> Result<bool> {
+                    Sql::update_replay_job(self, job, owner).await
+                }
+                async fn cancel_replay_job(
+                    &self,
+                    id: &str,
+                    now: Millis,
+                ) -> Result<Option<ReplayJob>> {
+                    Sql::cancel_replay_job(self, id, now).await
+                }
+                async fn release_replay_jobs(&self, owner: &str) -> Result<u64> {
+                    Sql::release_replay_jobs(self, owner).await
+                }
+            }
+        }
+    };
+}
+pub(crate) use replay_job_store;

@@ -5,37 +5,81 @@
 //! registration's held deliveries once it can deliver; and the secret key
 //! check. Lists come in creation order. Updating or deleting an id that does
 //! not exist changes nothing and is not an error.
+//!
+//! The statements common to every kind are written once, from the kind's
+//! [`Document`] description: its table, and its columns with their values.
 
-use super::{Dialect, Sql};
-use crate::codec::{
-    connection_doc, connection_from_doc, from_doc, registration_doc, registration_event_key,
-    registration_from_doc, registration_label, to_doc,
-};
+use super::{Backend, Dialect, Sql};
+use crate::codec::{Columns, Document};
 use crate::error::OrConflict;
 use crate::rules::{RELEASE_HELD, SUMMARIZE_RELEASED};
 use crate::{DocCipher, Result};
-use hookline_core::model::{
-    ApiKey, App, AppWebhook, Connection, Product, Registration, RegistrationKey,
-};
+use hookline_core::model::Registration;
 use hookline_core::time::Millis;
-use serde::de::DeserializeOwned;
+use sqlx::query::Query;
 use sqlx::{ColumnIndex, Connection as _, Decode, Encode, Executor, IntoArguments, Type};
 
-/// `(id, doc)`, as every read here selects it.
+/// `(id, doc)`, as every read of documents selects it.
 type DocRow = (String, String);
 
-fn one<T: DeserializeOwned>(entity: &str, row: Option<DocRow>) -> Result<Option<T>> {
-    row.map(|(id, doc)| from_doc(entity, &id, &doc)).transpose()
+/// Column values as statements bind them.
+#[derive(Clone, Copy)]
+enum Param<'a> {
+    Text(&'a str),
+    Int(i64),
 }
 
-fn all<T: DeserializeOwned>(entity: &str, rows: Vec<DocRow>) -> Result<Vec<T>> {
-    rows.iter()
-        .map(|(id, doc)| from_doc(entity, id, doc))
+/// What an update rewrites: the key columns, `updated_at` and `doc`.
+fn rewritten<'a>(c: &Columns<'a>, doc: &'a str) -> Vec<(&'static str, Param<'a>)> {
+    let mut cols: Vec<_> = c.keys.iter().map(|&(n, v)| (n, Param::Text(v))).collect();
+    if let Some(at) = c.updated_at {
+        cols.push(("updated_at", Param::Int(at.0)));
+    }
+    cols.push(("doc", Param::Text(doc)));
+    cols
+}
+
+/// Every column of a row, as an insert writes it.
+fn row<'a>(c: &Columns<'a>, doc: &'a str) -> Vec<(&'static str, Param<'a>)> {
+    let mut cols = vec![("id", Param::Text(c.id))];
+    cols.extend(c.fixed.iter().map(|&(n, v)| (n, Param::Text(v))));
+    cols.push(("created_at", Param::Int(c.created_at.0)));
+    cols.extend(rewritten(c, doc));
+    cols
+}
+
+/// `INSERT INTO table (columns) VALUES ($1, …)`.
+fn insert_sql(table: &str, cols: &[(&str, Param)]) -> String {
+    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+    let params: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        names.join(", "),
+        params.join(", ")
+    )
+}
+
+/// `column = $1`, `column = $2`, … for each of `columns`.
+fn numbered<'a>(columns: impl Iterator<Item = &'a str>) -> Vec<String> {
+    columns
+        .enumerate()
+        .map(|(i, column)| format!("{column} = ${}", i + 1))
         .collect()
 }
 
-fn webhook_key(w: &AppWebhook) -> String {
-    format!("{}/{}", w.app_id, w.tag)
+/// ` WHERE` over `filter`, or nothing.
+fn where_sql(filter: &[(&str, &str)]) -> String {
+    if filter.is_empty() {
+        return String::new();
+    }
+    let conditions = numbered(filter.iter().map(|(column, _)| *column));
+    format!(" WHERE {}", conditions.join(" AND "))
+}
+
+fn documents<T: Document>(cipher: Option<&DocCipher>, rows: Vec<DocRow>) -> Result<Vec<T>> {
+    rows.iter()
+        .map(|(id, doc)| T::from_row(cipher, id, doc))
+        .collect()
 }
 
 impl<DB> Sql<DB>
@@ -49,383 +93,121 @@ where
     for<'r> String: Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
-    // --- api keys --------------------------------------------------------
+    // --- every kind ------------------------------------------------------
 
-    pub(crate) async fn insert_api_key<'c>(
+    fn bound<'q>(sql: &'q str, cols: &[(&str, Param<'q>)]) -> Query<'q, DB, DB::Arguments<'q>> {
+        cols.iter()
+            .fold(sqlx::query(sql), |q, &(_, value)| match value {
+                Param::Text(s) => q.bind(s),
+                Param::Int(n) => q.bind(n),
+            })
+    }
+
+    /// Runs an insert or update of `value`, reporting a unique violation as
+    /// a conflict on the key it names.
+    async fn write<'c, T: Document>(
         ex: impl Executor<'c, Database = DB>,
-        key: &ApiKey,
+        value: &T,
+        sql: &str,
+        cols: &[(&str, Param<'_>)],
     ) -> Result<()> {
-        let doc = to_doc(key)?;
-        sqlx::query("INSERT INTO api_keys (id, hash, created_at, doc) VALUES ($1, $2, $3, $4)")
-            .bind(key.id.as_str())
-            .bind(key.hash.as_str())
-            .bind(key.created_at.0)
-            .bind(doc.as_str())
+        Self::bound(sql, cols)
             .execute(ex)
             .await
-            // Never echo a key hash into an error message.
-            .or_conflict("api key", |_| key.id.clone())?;
+            .or_conflict(T::ENTITY, |constraint| value.conflict_key(constraint))?;
         Ok(())
     }
 
-    pub(crate) async fn find_api_key<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        hash: &str,
-    ) -> Result<Option<ApiKey>> {
-        let row = sqlx::query_as("SELECT id, doc FROM api_keys WHERE hash = $1")
-            .bind(hash)
-            .fetch_optional(ex)
+    pub(crate) async fn insert<T: Document>(b: &impl Backend<Db = DB>, value: &T) -> Result<()> {
+        let doc = value.doc(b.cipher())?;
+        let cols = row(&value.columns(), &doc);
+        let sql = insert_sql(T::TABLE, &cols);
+        let done = Self::write(&mut *b.writer().await?, value, &sql, &cols).await;
+        b.written(done).await
+    }
+
+    pub(crate) async fn update<T: Document>(b: &impl Backend<Db = DB>, value: &T) -> Result<()> {
+        let doc = value.doc(b.cipher())?;
+        let columns = value.columns();
+        let mut cols = rewritten(&columns, &doc);
+        let set = numbered(cols.iter().map(|(n, _)| *n));
+        let sql = format!(
+            "UPDATE {} SET {} WHERE id = ${}",
+            T::TABLE,
+            set.join(", "),
+            cols.len() + 1
+        );
+        cols.push(("id", Param::Text(columns.id)));
+        let done = Self::write(&mut *b.writer().await?, value, &sql, &cols).await;
+        b.written(done).await
+    }
+
+    /// The one whose text columns equal `filter` (a unique key of the
+    /// table).
+    pub(crate) async fn get<T: Document>(
+        b: &impl Backend<Db = DB>,
+        filter: &[(&str, &str)],
+    ) -> Result<Option<T>> {
+        let sql = format!("SELECT id, doc FROM {}{}", T::TABLE, where_sql(filter));
+        let row: Option<DocRow> = filter
+            .iter()
+            .fold(sqlx::query_as(&sql), |q, (_, value)| q.bind(*value))
+            .fetch_optional(b.reads())
             .await?;
-        one("api key", row)
+        row.map(|(id, doc)| T::from_row(b.cipher(), &id, &doc))
+            .transpose()
     }
 
-    // --- apps ------------------------------------------------------------
-
-    pub(crate) async fn insert_app<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        app: &App,
-    ) -> Result<()> {
-        let doc = to_doc(app)?;
-        sqlx::query(
-            "INSERT INTO apps (id, tag, created_at, updated_at, doc) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(app.id.as_str())
-        .bind(app.tag.as_str())
-        .bind(app.created_at.0)
-        .bind(app.updated_at.0)
-        .bind(doc.as_str())
-        .execute(ex)
-        .await
-        .or_conflict("app", |_| app.tag.to_string())?;
-        Ok(())
-    }
-
-    pub(crate) async fn update_app<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        app: &App,
-    ) -> Result<()> {
-        let doc = to_doc(app)?;
-        sqlx::query("UPDATE apps SET tag = $1, updated_at = $2, doc = $3 WHERE id = $4")
-            .bind(app.tag.as_str())
-            .bind(app.updated_at.0)
-            .bind(doc.as_str())
-            .bind(app.id.as_str())
-            .execute(ex)
-            .await
-            .or_conflict("app", |_| app.tag.to_string())?;
-        Ok(())
-    }
-
-    pub(crate) async fn get_app<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        tag: &str,
-    ) -> Result<Option<App>> {
-        let row = sqlx::query_as("SELECT id, doc FROM apps WHERE tag = $1")
-            .bind(tag)
-            .fetch_optional(ex)
+    /// Those whose text columns equal `filter`.
+    pub(crate) async fn list<T: Document>(
+        b: &impl Backend<Db = DB>,
+        filter: &[(&str, &str)],
+    ) -> Result<Vec<T>> {
+        let sql = format!(
+            "SELECT id, doc FROM {}{} ORDER BY created_at, id",
+            T::TABLE,
+            where_sql(filter)
+        );
+        let rows = filter
+            .iter()
+            .fold(sqlx::query_as(&sql), |q, (_, value)| q.bind(*value))
+            .fetch_all(b.reads())
             .await?;
-        one("app", row)
+        documents(b.cipher(), rows)
     }
 
-    pub(crate) async fn get_app_by_id<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        id: &str,
-    ) -> Result<Option<App>> {
-        let row = sqlx::query_as("SELECT id, doc FROM apps WHERE id = $1")
-            .bind(id)
-            .fetch_optional(ex)
-            .await?;
-        one("app", row)
-    }
-
-    pub(crate) async fn list_apps<'c>(ex: impl Executor<'c, Database = DB>) -> Result<Vec<App>> {
-        let rows = sqlx::query_as("SELECT id, doc FROM apps ORDER BY created_at, id")
-            .fetch_all(ex)
-            .await?;
-        all("app", rows)
-    }
-
-    /// Its webhooks go with it (`ON DELETE CASCADE`).
-    pub(crate) async fn delete_app<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        id: &str,
-    ) -> Result<()> {
-        sqlx::query("DELETE FROM apps WHERE id = $1")
-            .bind(id)
-            .execute(ex)
-            .await?;
-        Ok(())
-    }
-
-    // --- app webhooks ----------------------------------------------------
-
-    pub(crate) async fn insert_webhook<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        w: &AppWebhook,
-    ) -> Result<()> {
-        let doc = to_doc(w)?;
-        sqlx::query(
-            "INSERT INTO webhooks (id, app_id, tag, created_at, updated_at, doc) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(w.id.as_str())
-        .bind(w.app_id.as_str())
-        .bind(w.tag.as_str())
-        .bind(w.created_at.0)
-        .bind(w.updated_at.0)
-        .bind(doc.as_str())
-        .execute(ex)
-        .await
-        .or_conflict("webhook", |_| webhook_key(w))?;
-        Ok(())
-    }
-
-    pub(crate) async fn update_webhook<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        w: &AppWebhook,
-    ) -> Result<()> {
-        let doc = to_doc(w)?;
-        sqlx::query("UPDATE webhooks SET tag = $1, updated_at = $2, doc = $3 WHERE id = $4")
-            .bind(w.tag.as_str())
-            .bind(w.updated_at.0)
-            .bind(doc.as_str())
-            .bind(w.id.as_str())
-            .execute(ex)
-            .await
-            .or_conflict("webhook", |_| webhook_key(w))?;
-        Ok(())
-    }
-
-    pub(crate) async fn get_webhook<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        app_id: &str,
-        tag: &str,
-    ) -> Result<Option<AppWebhook>> {
-        let row = sqlx::query_as("SELECT id, doc FROM webhooks WHERE app_id = $1 AND tag = $2")
-            .bind(app_id)
-            .bind(tag)
-            .fetch_optional(ex)
-            .await?;
-        one("webhook", row)
-    }
-
-    pub(crate) async fn get_webhook_by_id<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        id: &str,
-    ) -> Result<Option<AppWebhook>> {
-        let row = sqlx::query_as("SELECT id, doc FROM webhooks WHERE id = $1")
-            .bind(id)
-            .fetch_optional(ex)
-            .await?;
-        one("webhook", row)
-    }
-
-    pub(crate) async fn list_webhooks<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        app_id: &str,
-    ) -> Result<Vec<AppWebhook>> {
-        let rows = sqlx::query_as(
-            "SELECT id, doc FROM webhooks WHERE app_id = $1 ORDER BY created_at, id",
-        )
-        .bind(app_id)
-        .fetch_all(ex)
-        .await?;
-        all("webhook", rows)
-    }
-
-    pub(crate) async fn delete_webhook<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        id: &str,
-    ) -> Result<()> {
-        sqlx::query("DELETE FROM webhooks WHERE id = $1")
-            .bind(id)
-            .execute(ex)
-            .await?;
-        Ok(())
-    }
-
-    // --- products --------------------------------------------------------
-
-    pub(crate) async fn insert_product<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        p: &Product,
-    ) -> Result<()> {
-        let doc = to_doc(p)?;
-        sqlx::query(
-            "INSERT INTO products (id, tag, created_at, updated_at, doc) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(p.id.as_str())
-        .bind(p.tag.as_str())
-        .bind(p.created_at.0)
-        .bind(p.updated_at.0)
-        .bind(doc.as_str())
-        .execute(ex)
-        .await
-        .or_conflict("product", |_| p.tag.to_string())?;
-        Ok(())
-    }
-
-    pub(crate) async fn update_product<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        p: &Product,
-    ) -> Result<()> {
-        let doc = to_doc(p)?;
-        sqlx::query("UPDATE products SET tag = $1, updated_at = $2, doc = $3 WHERE id = $4")
-            .bind(p.tag.as_str())
-            .bind(p.updated_at.0)
-            .bind(doc.as_str())
-            .bind(p.id.as_str())
-            .execute(ex)
-            .await
-            .or_conflict("product", |_| p.tag.to_string())?;
-        Ok(())
-    }
-
-    pub(crate) async fn get_product<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        tag: &str,
-    ) -> Result<Option<Product>> {
-        let row = sqlx::query_as("SELECT id, doc FROM products WHERE tag = $1")
-            .bind(tag)
-            .fetch_optional(ex)
-            .await?;
-        one("product", row)
-    }
-
-    pub(crate) async fn list_products<'c>(
-        ex: impl Executor<'c, Database = DB>,
-    ) -> Result<Vec<Product>> {
-        let rows = sqlx::query_as("SELECT id, doc FROM products ORDER BY created_at, id")
-            .fetch_all(ex)
-            .await?;
-        all("product", rows)
-    }
-
-    /// Its connections go with it (`ON DELETE CASCADE`); its registrations
+    /// What an app or product owns goes with it (`ON DELETE CASCADE`: an
+    /// app's webhooks, a product's connections); a product's registrations
     /// and events stay, as history.
-    pub(crate) async fn delete_product<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        id: &str,
-    ) -> Result<()> {
-        sqlx::query("DELETE FROM products WHERE id = $1")
+    pub(crate) async fn delete<T: Document>(b: &impl Backend<Db = DB>, id: &str) -> Result<()> {
+        let sql = format!("DELETE FROM {} WHERE id = $1", T::TABLE);
+        let done = sqlx::query(&sql)
             .bind(id)
-            .execute(ex)
-            .await?;
-        Ok(())
+            .execute(&mut *b.writer().await?)
+            .await;
+        b.written(done.map(|_| ()).map_err(Into::into)).await
     }
 
     // --- connections -----------------------------------------------------
 
-    pub(crate) async fn insert_connection<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        cipher: Option<&DocCipher>,
-        c: &Connection,
-    ) -> Result<()> {
-        let doc = connection_doc(cipher, c)?;
-        sqlx::query(
-            "INSERT INTO connections \
-               (id, product_id, app_id, access_tag, created_at, updated_at, doc) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(c.id.as_str())
-        .bind(c.product_id.as_str())
-        .bind(c.app_id.as_str())
-        .bind(c.access_tag.as_str())
-        .bind(c.created_at.0)
-        .bind(c.updated_at.0)
-        .bind(doc.as_str())
-        .execute(ex)
-        .await
-        .or_conflict("connection", |_| c.access_tag.to_string())?;
-        Ok(())
-    }
-
-    pub(crate) async fn update_connection<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        cipher: Option<&DocCipher>,
-        c: &Connection,
-    ) -> Result<()> {
-        let doc = connection_doc(cipher, c)?;
-        sqlx::query(
-            "UPDATE connections SET app_id = $1, access_tag = $2, updated_at = $3, doc = $4 \
-             WHERE id = $5",
-        )
-        .bind(c.app_id.as_str())
-        .bind(c.access_tag.as_str())
-        .bind(c.updated_at.0)
-        .bind(doc.as_str())
-        .bind(c.id.as_str())
-        .execute(ex)
-        .await
-        .or_conflict("connection", |_| c.access_tag.to_string())?;
-        Ok(())
-    }
-
-    pub(crate) async fn get_connection<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        cipher: Option<&DocCipher>,
-        product_id: &str,
-        access_tag: &str,
-    ) -> Result<Option<Connection>> {
-        let row: Option<DocRow> = sqlx::query_as(
-            "SELECT id, doc FROM connections WHERE product_id = $1 AND access_tag = $2",
-        )
-        .bind(product_id)
-        .bind(access_tag)
-        .fetch_optional(ex)
-        .await?;
-        row.map(|(id, doc)| connection_from_doc(cipher, &id, &doc))
-            .transpose()
-    }
-
-    pub(crate) async fn list_connections<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        cipher: Option<&DocCipher>,
-        product_id: &str,
-    ) -> Result<Vec<Connection>> {
-        let rows: Vec<DocRow> = sqlx::query_as(
-            "SELECT id, doc FROM connections WHERE product_id = $1 ORDER BY created_at, id",
-        )
-        .bind(product_id)
-        .fetch_all(ex)
-        .await?;
-        rows.iter()
-            .map(|(id, doc)| connection_from_doc(cipher, id, doc))
-            .collect()
-    }
-
-    pub(crate) async fn count_connections_for_app<'c>(
-        ex: impl Executor<'c, Database = DB>,
+    pub(crate) async fn count_connections_for_app(
+        b: &impl Backend<Db = DB>,
         app_id: &str,
     ) -> Result<u64> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM connections WHERE app_id = $1")
             .bind(app_id)
-            .fetch_one(ex)
+            .fetch_one(b.reads())
             .await?;
         // COUNT(*) is never negative.
         Ok(n.unsigned_abs())
     }
 
-    pub(crate) async fn delete_connection<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        id: &str,
-    ) -> Result<()> {
-        sqlx::query("DELETE FROM connections WHERE id = $1")
-            .bind(id)
-            .execute(ex)
-            .await?;
-        Ok(())
-    }
-
     // --- the secret key check --------------------------------------------
 
-    pub(crate) async fn key_check<'c>(
-        ex: impl Executor<'c, Database = DB>,
-    ) -> Result<Option<String>> {
+    pub(crate) async fn key_check(b: &impl Backend<Db = DB>) -> Result<Option<String>> {
         Ok(
             sqlx::query_scalar("SELECT value FROM key_check WHERE id = 1")
-                .fetch_optional(ex)
+                .fetch_optional(b.reads())
                 .await?,
         )
     }
@@ -434,10 +216,15 @@ where
     /// starting together, the first insert wins and every node reads that
     /// one.
     pub(crate) async fn init_key_check(
-        conn: &mut DB::Connection,
+        b: &impl Backend<Db = DB>,
         value: &str,
-        now: i64,
+        now: Millis,
     ) -> Result<String> {
+        let done = Self::insert_key_check(&mut *b.writer().await?, value, now.0).await;
+        b.written(done).await
+    }
+
+    async fn insert_key_check(conn: &mut DB::Connection, value: &str, now: i64) -> Result<String> {
         sqlx::query(
             "INSERT INTO key_check (id, value, created_at) VALUES (1, $1, $2) \
              ON CONFLICT (id) DO NOTHING",
@@ -453,8 +240,8 @@ where
         )
     }
 
-    pub(crate) async fn docs_containing<'c>(
-        ex: impl Executor<'c, Database = DB>,
+    pub(crate) async fn docs_containing(
+        b: &impl Backend<Db = DB>,
         needle: &str,
         limit: u32,
     ) -> Result<Vec<String>> {
@@ -470,16 +257,27 @@ where
         ))
         .bind(needle)
         .bind(i64::from(limit))
-        .fetch_all(ex)
+        .fetch_all(b.reads())
         .await?)
     }
 
     // --- registrations ---------------------------------------------------
 
-    /// Upserts every registration in one transaction on `conn`, and queues
-    /// the held deliveries of those that can now deliver. Returns whether any
-    /// were queued (PostgreSQL then tells the other nodes).
+    /// Upserts every registration in one transaction, and queues the held
+    /// deliveries of those that can now deliver; after the commit, tells the
+    /// backend when any were queued (PostgreSQL tells the other nodes).
     pub(crate) async fn save_registrations(
+        b: &impl Backend<Db = DB>,
+        regs: &[Registration],
+    ) -> Result<()> {
+        let saved = Self::upsert_registrations(&mut *b.writer().await?, b.cipher(), regs).await;
+        if b.written(saved).await? {
+            b.work_queued();
+        }
+        Ok(())
+    }
+
+    async fn upsert_registrations(
         conn: &mut DB::Connection,
         cipher: Option<&DocCipher>,
         regs: &[Registration],
@@ -488,36 +286,19 @@ where
         let mut queued_any = false;
         let mut tx = conn.begin().await?;
         for reg in regs {
-            let doc = registration_doc(cipher, reg)?;
-            sqlx::query(
-                "INSERT INTO registrations \
-                   (id, product_id, access_tag, webhook_id, event, env, link_id, created_at, \
-                    updated_at, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (id) DO UPDATE SET \
-                   product_id = excluded.product_id, access_tag = excluded.access_tag, \
-                   webhook_id = excluded.webhook_id, event = excluded.event, env = excluded.env, \
-                   link_id = excluded.link_id, updated_at = excluded.updated_at, doc = excluded.doc",
-            )
-            .bind(reg.id.as_str())
-            .bind(reg.product_id.as_str())
-            .bind(reg.access_tag.as_str())
-            .bind(reg.webhook_id.as_str())
-            .bind(registration_event_key(reg.event.as_ref().map(|t| t.as_str())))
-            .bind(reg.env.as_str())
-            .bind(reg.link_id.as_str())
-            .bind(reg.created_at.0)
-            .bind(reg.updated_at.0)
-            .bind(doc.as_str())
-            .execute(&mut *tx)
-            .await
-            .or_conflict("registration", |constraint| {
-                if constraint.contains("link_id") {
-                    format!("link {}", reg.link_id)
-                } else {
-                    registration_label(reg)
-                }
-            })?;
+            let doc = reg.doc(cipher)?;
+            let columns = reg.columns();
+            let updates: Vec<String> = rewritten(&columns, &doc)
+                .iter()
+                .map(|(n, _)| format!("{n} = excluded.{n}"))
+                .collect();
+            let cols = row(&columns, &doc);
+            let sql = format!(
+                "{} ON CONFLICT (id) DO UPDATE SET {}",
+                insert_sql(Registration::TABLE, &cols),
+                updates.join(", ")
+            );
+            Self::write(&mut *tx, reg, &sql, &cols).await?;
 
             if reg.active && reg.receiver.is_some() {
                 let queued = DB::rows_affected(
@@ -541,76 +322,107 @@ where
         Ok(queued_any)
     }
 
-    pub(crate) async fn get_registration<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        cipher: Option<&DocCipher>,
-        id: &str,
-    ) -> Result<Option<Registration>> {
-        let row: Option<DocRow> = sqlx::query_as("SELECT id, doc FROM registrations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(ex)
-            .await?;
-        row.map(|(id, doc)| registration_from_doc(cipher, &id, &doc))
-            .transpose()
-    }
-
-    pub(crate) async fn get_registration_by_key<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        cipher: Option<&DocCipher>,
-        key: &RegistrationKey,
-    ) -> Result<Option<Registration>> {
-        let row: Option<DocRow> = sqlx::query_as(
-            "SELECT id, doc FROM registrations \
-             WHERE product_id = $1 AND access_tag = $2 AND webhook_id = $3 AND event = $4 \
-               AND env = $5",
-        )
-        .bind(key.product_id.as_str())
-        .bind(key.access_tag.as_str())
-        .bind(key.webhook_id.as_str())
-        .bind(registration_event_key(
-            key.event.as_ref().map(|t| t.as_str()),
-        ))
-        .bind(key.env.as_str())
-        .fetch_optional(ex)
-        .await?;
-        row.map(|(id, doc)| registration_from_doc(cipher, &id, &doc))
-            .transpose()
-    }
-
-    pub(crate) async fn get_registration_by_link<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        cipher: Option<&DocCipher>,
-        link_id: &str,
-    ) -> Result<Option<Registration>> {
-        let row: Option<DocRow> =
-            sqlx::query_as("SELECT id, doc FROM registrations WHERE link_id = $1")
-                .bind(link_id)
-                .fetch_optional(ex)
-                .await?;
-        row.map(|(id, doc)| registration_from_doc(cipher, &id, &doc))
-            .transpose()
-    }
-
-    pub(crate) async fn list_registrations<'c>(
-        ex: impl Executor<'c, Database = DB>,
-        cipher: Option<&DocCipher>,
+    pub(crate) async fn list_registrations(
+        b: &impl Backend<Db = DB>,
         product_id: &str,
         access_tag: Option<&str>,
     ) -> Result<Vec<Registration>> {
         // `$2 IS NULL` keeps one statement (and one cached plan) for both
         // cases; the key index still narrows by product_id. The cast gives
         // PostgreSQL the parameter's type when it is NULL.
-        let rows: Vec<DocRow> = sqlx::query_as(
+        let rows = sqlx::query_as(
             "SELECT id, doc FROM registrations \
              WHERE product_id = $1 AND (CAST($2 AS TEXT) IS NULL OR access_tag = $2) \
              ORDER BY created_at, id",
         )
         .bind(product_id)
         .bind(access_tag)
-        .fetch_all(ex)
+        .fetch_all(b.reads())
         .await?;
-        rows.iter()
-            .map(|(id, doc)| registration_from_doc(cipher, id, doc))
-            .collect()
+        documents(b.cipher(), rows)
     }
 }
+
+/// Implements [`ConfigStore`](crate::ConfigStore) for a [`Backend`] with the
+/// statements here.
+macro_rules! config_store {
+    ($store:ty) => {
+        $crate::sql::store_impl! {
+                $store, $crate::ConfigStore;
+                write App: insert_app update_app delete_app;
+                write AppWebhook: insert_webhook update_webhook delete_webhook;
+                write Product: insert_product update_product delete_product;
+                write Connection: insert_connection update_connection delete_connection;
+                get find_api_key(hash) -> ApiKey;
+                get get_app(tag) -> App;
+                get get_app_by_id(id) -> App;
+                get get_webhook(app_id, tag) -> AppWebhook;
+                get get_webhook_by_id(id) -> AppWebhook;
+                get get_product(tag) -> Product;
+                get get_connection(product_id, access_tag) -> Connection;
+                list list_apps() -> App;
+                list list_webhooks(app_id) -> AppWebhook;
+                list list_products() -> Product;
+                list list_connections(product_id) -> Connection;
+                {
+                    async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
+                        Sql::insert(self, key).await
+                    }
+                    async fn count_connections_for_app(&self, app_id: &str) -> Result<u64> {
+                        Sql::count_connections_for_app(self, app_id).await
+                    }
+                    async fn key_check(&self) -> Result<Option<String>> {
+                        Sql::key_check(self).await
+                    }
+                    async fn init_key_check(&self, value: &str, now: Millis) -> Result<String> {
+                        Sql::init_key_check(self, value, now).await
+                    }
+                    async fn docs_containing(&self, needle: &str, limit: u32) -> Result<Vec<String>> {
+                        Sql::docs_containing(self, needle, limit).await
+                    }
+                }
+        }
+    };
+}
+pub(crate) use config_store;
+
+/// Implements [`RegistrationStore`](crate::RegistrationStore) for a
+/// [`Backend`] with the statements here.
+macro_rules! registration_store {
+    ($store:ty) => {
+        $crate::sql::store_impl! {
+                $store, $crate::RegistrationStore;
+                get get_registration(id) -> Registration;
+                get get_registration_by_link(link_id) -> Registration;
+                {
+                    async fn save_registrations(&self, regs: &[Registration]) -> Result<()> {
+                        Sql::save_registrations(self, regs).await
+                    }
+                    async fn get_registration_by_key(
+                        &self,
+                        key: &RegistrationKey,
+                    ) -> Result<Option<Registration>> {
+                        let event = $crate::codec::registration_event_key(
+                            key.event.as_ref().map(|t| t.as_str()),
+                        );
+                        let key = [
+                            ("product_id", key.product_id.as_str()),
+                            ("access_tag", key.access_tag.as_str()),
+                            ("webhook_id", key.webhook_id.as_str()),
+                            ("event", event),
+                            ("env", key.env.as_str()),
+                        ];
+                        Sql::get(self, &key).await
+                    }
+                    async fn list_registrations(
+                        &self,
+                        product_id: &str,
+                        access_tag: Option<&str>,
+                    ) -> Result<Vec<Registration>> {
+                        Sql::list_registrations(self, product_id, access_tag).await
+                    }
+                }
+        }
+    };
+}
+pub(crate) use registration_store;

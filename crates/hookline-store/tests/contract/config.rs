@@ -2,7 +2,7 @@
 
 use crate::fixtures::*;
 use anyhow::Result;
-use hookline_core::model::ApiKey;
+use hookline_core::model::{ApiKey, App, Product};
 use hookline_store::{Store, StoreError};
 
 fn assert_conflict<T: std::fmt::Debug>(
@@ -16,6 +16,37 @@ fn assert_conflict<T: std::fmt::Debug>(
         }
         other => panic!("expected Conflict({want_entity}, {want_key}), got {other:?}"),
     }
+}
+
+/// `get` finds `want` under `tag`, and nothing under a tag never stored.
+async fn assert_found<T, F>(
+    get: impl Fn(&'static str) -> F,
+    tag: &'static str,
+    want: &T,
+) -> Result<()>
+where
+    T: PartialEq + std::fmt::Debug,
+    F: std::future::Future<Output = hookline_store::Result<Option<T>>>,
+{
+    assert_eq!(get(tag).await?.as_ref(), Some(want), "{tag}");
+    assert_eq!(get("nope").await?, None);
+    Ok(())
+}
+
+/// Apps `stripe` and `github`, inserted in that order.
+async fn two_apps(s: &dyn Store) -> Result<(App, App)> {
+    let (stripe, github) = (app("stripe"), app("github"));
+    s.insert_app(&stripe).await?;
+    s.insert_app(&github).await?;
+    Ok((stripe, github))
+}
+
+/// Products `shop` and `billing`, inserted in that order.
+async fn two_products(s: &dyn Store) -> Result<(Product, Product)> {
+    let (shop, billing) = (product("shop"), product("billing"));
+    s.insert_product(&shop).await?;
+    s.insert_product(&billing).await?;
+    Ok((shop, billing))
 }
 
 pub async fn api_keys_insert_find_and_conflict(s: &dyn Store) -> Result<()> {
@@ -38,14 +69,10 @@ pub async fn api_keys_insert_find_and_conflict(s: &dyn Store) -> Result<()> {
 }
 
 pub async fn apps_crud_and_conflict(s: &dyn Store) -> Result<()> {
-    let stripe = app("stripe");
-    let github = app("github");
-    s.insert_app(&stripe).await?;
-    s.insert_app(&github).await?;
+    let (stripe, github) = two_apps(s).await?;
 
-    assert_eq!(s.get_app("stripe").await?, Some(stripe.clone()));
+    assert_found(|t| s.get_app(t), "stripe", &stripe).await?;
     assert_eq!(s.get_app_by_id(&github.id).await?, Some(github.clone()));
-    assert_eq!(s.get_app("nope").await?, None);
     assert_eq!(s.list_apps().await?, vec![stripe.clone(), github.clone()]);
 
     assert_conflict(s.insert_app(&app("stripe")).await, "app", "stripe");
@@ -70,10 +97,7 @@ pub async fn apps_crud_and_conflict(s: &dyn Store) -> Result<()> {
 }
 
 pub async fn webhooks_crud_conflict_and_cascade(s: &dyn Store) -> Result<()> {
-    let stripe = app("stripe");
-    let github = app("github");
-    s.insert_app(&stripe).await?;
-    s.insert_app(&github).await?;
+    let (stripe, github) = two_apps(s).await?;
 
     let payments = webhook(&stripe.id, "payments");
     let payouts = webhook(&stripe.id, "payouts");
@@ -90,11 +114,7 @@ pub async fn webhooks_crud_conflict_and_cascade(s: &dyn Store) -> Result<()> {
         &format!("{}/payments", stripe.id),
     );
 
-    assert_eq!(
-        s.get_webhook(&stripe.id, "payments").await?,
-        Some(payments.clone())
-    );
-    assert_eq!(s.get_webhook(&stripe.id, "nope").await?, None);
+    assert_found(|t| s.get_webhook(&stripe.id, t), "payments", &payments).await?;
     assert_eq!(
         s.get_webhook_by_id(&gh_payments.id).await?,
         Some(gh_payments.clone())
@@ -133,14 +153,10 @@ pub async fn webhooks_crud_conflict_and_cascade(s: &dyn Store) -> Result<()> {
 }
 
 pub async fn products_crud_and_conflict(s: &dyn Store) -> Result<()> {
-    let shop = product("shop");
-    let billing = product("billing");
-    s.insert_product(&shop).await?;
-    s.insert_product(&billing).await?;
+    let (shop, billing) = two_products(s).await?;
     assert_conflict(s.insert_product(&product("shop")).await, "product", "shop");
 
-    assert_eq!(s.get_product("shop").await?, Some(shop.clone()));
-    assert_eq!(s.get_product("nope").await?, None);
+    assert_found(|t| s.get_product(t), "shop", &shop).await?;
     assert_eq!(
         s.list_products().await?,
         vec![shop.clone(), billing.clone()]
@@ -166,14 +182,8 @@ pub async fn products_crud_and_conflict(s: &dyn Store) -> Result<()> {
 }
 
 pub async fn connections_crud_conflict_and_cascade(s: &dyn Store) -> Result<()> {
-    let shop = product("shop");
-    let billing = product("billing");
-    s.insert_product(&shop).await?;
-    s.insert_product(&billing).await?;
-    let stripe = app("stripe");
-    let github = app("github");
-    s.insert_app(&stripe).await?;
-    s.insert_app(&github).await?;
+    let (shop, billing) = two_products(s).await?;
+    let (stripe, github) = two_apps(s).await?;
 
     let main = connection(&shop.id, &stripe.id, "main");
     // One app may be connected several times under different access tags.
@@ -189,11 +199,7 @@ pub async fn connections_crud_conflict_and_cascade(s: &dyn Store) -> Result<()> 
         "main",
     );
 
-    assert_eq!(
-        s.get_connection(&shop.id, "main").await?,
-        Some(main.clone())
-    );
-    assert_eq!(s.get_connection(&shop.id, "nope").await?, None);
+    assert_found(|t| s.get_connection(&shop.id, t), "main", &main).await?;
     assert_eq!(
         s.list_connections(&shop.id).await?,
         vec![main.clone(), second.clone()]

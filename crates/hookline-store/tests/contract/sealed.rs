@@ -7,6 +7,7 @@
 
 use crate::fixtures::*;
 use anyhow::{ensure, Result};
+use hookline_core::model::Registration;
 use hookline_store::{DocCipher, DynStore, KeyCheck, StoreError};
 
 /// The database as a node with this key sees it.
@@ -17,6 +18,18 @@ fn sealed(inner: &DynStore, key: &[u8; 32]) -> DynStore {
 /// A node's key, as the key check sees it.
 fn cipher(key: &[u8; 32]) -> DocCipher {
     DocCipher::new(key)
+}
+
+/// A registration whose receiver sends an `authorization` header, a secret.
+fn authorized_registration(authorization: &str) -> Registration {
+    let mut reg = registration("acme", None);
+    reg.receiver
+        .as_mut()
+        .expect("receiver")
+        .auth
+        .headers
+        .insert("authorization".into(), authorization.into());
+    reg
 }
 
 pub async fn key_check_is_stored_once_and_read_back(store: DynStore) -> Result<()> {
@@ -102,13 +115,7 @@ pub async fn an_older_database_is_judged_by_the_secrets_it_holds(store: DynStore
 
 pub async fn a_claim_with_unreadable_secrets_comes_back_marked(store: DynStore) -> Result<()> {
     let (a, b) = (DocCipher::generate_key(), DocCipher::generate_key());
-    let mut reg = registration("acme", None);
-    reg.receiver
-        .as_mut()
-        .expect("receiver")
-        .auth
-        .headers
-        .insert("authorization".into(), "Bearer s3cret".into());
+    let reg = authorized_registration("Bearer s3cret");
     sealed(&store, &a)
         .save_registrations(std::slice::from_ref(&reg))
         .await?;
@@ -141,13 +148,7 @@ pub async fn secrets_are_sealed_in_the_stored_documents_and_opened_on_read(
     store: DynStore,
 ) -> Result<()> {
     let node = sealed(&store, &DocCipher::generate_key());
-    let mut reg = registration("acme", None);
-    reg.receiver
-        .as_mut()
-        .expect("receiver")
-        .auth
-        .headers
-        .insert("authorization".into(), "Bearer rx_s3cret".into());
+    let reg = authorized_registration("Bearer rx_s3cret");
     node.save_registrations(std::slice::from_ref(&reg)).await?;
     let (shop, stripe) = (product("shop"), app("stripe"));
     node.insert_product(&shop).await?;
