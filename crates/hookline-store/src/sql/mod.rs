@@ -18,6 +18,7 @@
 
 pub(crate) mod background;
 pub(crate) mod config;
+pub(crate) mod events;
 
 use std::marker::PhantomData;
 
