@@ -149,12 +149,12 @@ impl Replay for DeliveryRequeue {
 /// written `$n` (which both dialects read). sqlx's `QueryBuilder` does not
 /// serve here: run from code generic over the backend, its arguments would
 /// have to outlive the builder.
-pub(crate) struct Statement<'a> {
+struct Statement<'a> {
     sql: String,
     params: Vec<Param<'a>>,
 }
 
-pub(crate) enum Param<'a> {
+enum Param<'a> {
     Text(&'a str),
     OwnedText(String),
     Int(i64),
@@ -281,24 +281,24 @@ where
         f: &EventFilter,
         after_id: Option<&str>,
     ) -> Result<Vec<Event>> {
-        let mut qb = Self::filtered(EVENTS, f, false);
+        let mut st = Self::filtered(EVENTS, f, false);
         if let Some(after) = after_id {
-            qb.push(" AND id > ").push_bind(after);
+            st.push(" AND id > ").push_bind(after);
         }
-        Self::page(ex, qb, "", f.limit).await
+        Self::page(ex, st, "", f.limit).await
     }
 
-    /// The first `limit` ([`list_limit`]) events `qb` selects, by id in
+    /// The first `limit` ([`list_limit`]) events `st` selects, by id in
     /// `direction`.
     async fn page<'c>(
         ex: impl Executor<'c, Database = DB>,
-        mut qb: Statement<'_>,
+        mut st: Statement<'_>,
         direction: &str,
         limit: u32,
     ) -> Result<Vec<Event>> {
-        qb.push(format_args!(" ORDER BY id{direction} LIMIT "))
+        st.push(format_args!(" ORDER BY id{direction} LIMIT "))
             .push_bind(i64::from(list_limit(limit)));
-        let rows: Vec<EventRow> = Self::query_as(&qb).fetch_all(ex).await?;
+        let rows: Vec<EventRow> = Self::query_as(&st).fetch_all(ex).await?;
         rows.into_iter().map(Event::try_from).collect()
     }
 
@@ -306,8 +306,8 @@ where
         ex: impl Executor<'c, Database = DB>,
         f: &EventFilter,
     ) -> Result<u64> {
-        let qb = Self::filtered("SELECT COUNT(*) FROM events WHERE ", f, false);
-        let (n,): (i64,) = Self::query_as(&qb).fetch_one(ex).await?;
+        let st = Self::filtered("SELECT COUNT(*) FROM events WHERE ", f, false);
+        let (n,): (i64,) = Self::query_as(&st).fetch_one(ex).await?;
         Ok(to_u64(n))
     }
 
@@ -315,12 +315,12 @@ where
     /// its `before_id` included ([`Self::push_filter`]), with the WHERE
     /// clause left open.
     fn filtered<'a>(select: &str, f: &'a EventFilter, ids_track_time: bool) -> Statement<'a> {
-        let mut qb = Statement::new(format!("{select}TRUE"));
-        Self::push_filter(&mut qb, f, ids_track_time);
+        let mut st = Statement::new(format!("{select}TRUE"));
+        Self::push_filter(&mut st, f, ids_track_time);
         if let Some(before) = &f.before_id {
-            qb.push(" AND id < ").push_bind(before.as_str());
+            st.push(" AND id < ").push_bind(before.as_str());
         }
-        qb
+        st
     }
 
     /// Appends `AND …` conditions for every field of `f` except the cursor
@@ -337,11 +337,7 @@ where
     /// PostgreSQL relies on its planner: `events_received_at` for windows,
     /// the `(…, id)` indexes for the rest. Only the newest-first listing
     /// asks for the window.
-    pub(crate) fn push_filter<'a>(
-        qb: &mut Statement<'a>,
-        f: &'a EventFilter,
-        ids_track_time: bool,
-    ) {
+    fn push_filter<'a>(st: &mut Statement<'a>, f: &'a EventFilter, ids_track_time: bool) {
         let text_filters = [
             ("product_tag", &f.product_tag),
             ("access_tag", &f.access_tag),
@@ -352,31 +348,31 @@ where
         ];
         for (column, value) in text_filters {
             if let Some(v) = value {
-                qb.push(format_args!(" AND {column} = "))
+                st.push(format_args!(" AND {column} = "))
                     .push_bind(v.as_str());
             }
         }
         if let Some(status) = f.status {
-            qb.push(" AND status = ").push_bind(status.as_str());
+            st.push(" AND status = ").push_bind(status.as_str());
         }
         let received_at = if ids_track_time {
             let (lower, upper) = id_window(f.since, f.until);
             if let Some(lower) = lower {
-                qb.push(" AND id >= ").push_bind(lower);
+                st.push(" AND id >= ").push_bind(lower);
             }
             if let Some(upper) = upper {
-                qb.push(" AND id < ").push_bind(upper);
+                st.push(" AND id < ").push_bind(upper);
             }
             "+received_at"
         } else {
             "received_at"
         };
         if let Some(since) = f.since {
-            qb.push(format_args!(" AND {received_at} >= "))
+            st.push(format_args!(" AND {received_at} >= "))
                 .push_bind(since.0);
         }
         if let Some(until) = f.until {
-            qb.push(format_args!(" AND {received_at} < "))
+            st.push(format_args!(" AND {received_at} < "))
                 .push_bind(until.0);
         }
     }
@@ -544,8 +540,8 @@ where
                 .flatten()
         };
 
-        let mut qb = Statement::new("SELECT (received_at - ");
-        qb.push_bind(q.since.0)
+        let mut st = Statement::new("SELECT (received_at - ");
+        st.push_bind(q.since.0)
             .push(") / ")
             .push_bind(bucket)
             .push(
@@ -557,10 +553,10 @@ where
             .push(" AND received_at < ")
             .push_bind(q.until.0);
         if let Some(reg) = &q.registration_id {
-            qb.push(" AND registration_id = ").push_bind(reg.as_str());
+            st.push(" AND registration_id = ").push_bind(reg.as_str());
         }
-        qb.push(" GROUP BY b");
-        let rows: Vec<(i64, i64, i64)> = Self::query_as(&qb).fetch_all(pool).await?;
+        st.push(" GROUP BY b");
+        let rows: Vec<(i64, i64, i64)> = Self::query_as(&st).fetch_all(pool).await?;
         for (b, received, rejected) in rows {
             if let Some(slot) = usize::try_from(b).ok().and_then(|b| buckets.get_mut(b)) {
                 slot.received += to_u64(received);
@@ -570,20 +566,20 @@ where
 
         // Attempts that made a call (a held event's record has no URL). A
         // successful one counts in the bucket its answer arrived in.
-        let mut qb = Statement::new(
+        let mut st = Statement::new(
             "SELECT a.started_at + a.duration_ms AS done, a.started_at, a.error IS NULL AS ok, \
                e.received_at \
              FROM attempts a JOIN events e ON e.id = a.event_id \
              WHERE a.request_url <> '' AND a.started_at >= ",
         );
-        qb.push_bind(q.since.0)
+        st.push_bind(q.since.0)
             .push(" AND a.started_at < ")
             .push_bind(q.until.0);
         if let Some(reg) = &q.registration_id {
-            qb.push(" AND e.registration_id = ").push_bind(reg.as_str());
+            st.push(" AND e.registration_id = ").push_bind(reg.as_str());
         }
-        qb.push(" ORDER BY a.started_at DESC");
-        let rows: Vec<(i64, i64, bool, i64)> = Self::query_as(&qb).fetch_all(pool).await?;
+        st.push(" ORDER BY a.started_at DESC");
+        let rows: Vec<(i64, i64, bool, i64)> = Self::query_as(&st).fetch_all(pool).await?;
         let mut latencies = Vec::new();
         for (done, started, ok, received) in rows {
             if ok {
