@@ -1,14 +1,14 @@
-//! Events outside the delivery loop: storing a received batch, finding
-//! provider redeliveries, listing and reading events and their attempts,
-//! replaying one, and deleting expired ones (retention).
+//! Events outside the delivery loop: storing a received batch, here, in
+//! PostgreSQL's own way; finding provider redeliveries, listing and reading
+//! events and their attempts, replaying one, and deleting expired ones
+//! (retention) through the shared SQL ([`crate::sql::events`]), on the pool,
+//! with a notification to other nodes once a replay has committed.
 
-use super::PgStore;
+use super::{PgStore, Sql};
 use crate::batch::{chunk_by_bytes, first_conflict, Copies};
-use crate::codec::{
-    attempt_columns, delivery_columns, event_columns, parse_status, AttemptRow, DeliveryRow,
-    DeliveryValues, EventRow, EventValues, PayloadRow, PayloadValues,
-};
-use crate::rules::{initial_delivery, list_limit, requeue_allowed};
+use crate::codec::{delivery_columns, event_columns, DeliveryValues, EventValues, PayloadValues};
+use crate::rules::initial_delivery;
+use crate::sql::events::{Replay, EXPIRED, REJECTED};
 use crate::{
     DeliveryRequeue, EventFilter, EventStore, IngestStore, Requeue, Result, RetentionStore,
     StoreError,
@@ -16,9 +16,9 @@ use crate::{
 use async_trait::async_trait;
 use hookline_core::event::{Attempt, Delivery, Event, Payload};
 use hookline_core::time::Millis;
-use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
-use sqlx::{FromRow, Postgres, QueryBuilder};
+use sqlx::Postgres;
 use std::collections::{HashMap, HashSet};
 
 /// A whole batch in two statements, one array per column: the round trips
@@ -131,63 +131,48 @@ fn batch_statement() -> String {
 static INSERT_BATCH: std::sync::LazyLock<String> = std::sync::LazyLock::new(batch_statement);
 static CLAIM_KEYS: std::sync::LazyLock<String> = std::sync::LazyLock::new(claim_statement);
 
+/// Binds one array per column as the next parameters of `$query`: per
+/// listed field of each of `$values` (`field` or `field.method()`), or per
+/// closure over them.
+macro_rules! bind_arrays {
+    ($query:expr, $values:expr => $($field:ident $(.$method:ident())?),+ $(,)?) => {
+        $query$(.bind($values.iter().map(|v| v.$field$(.$method())?).collect::<Vec<_>>()))+
+    };
+    ($query:expr, $values:expr => $($f:expr),+ $(,)?) => {
+        $query$(.bind($values.iter().map($f).collect::<Vec<_>>()))+
+    };
+}
+
+type Rows<'q> = QueryAs<'q, Postgres, (String,), PgArguments>;
+
 /// Binds `$1`…`$18`: one array per column of `values`, in
 /// `event_columns!()` order.
-fn bind_event_columns<'q>(
-    query: QueryAs<'q, Postgres, (String,), PgArguments>,
-    values: &'q [EventValues<'q>],
-) -> QueryAs<'q, Postgres, (String,), PgArguments> {
-    macro_rules! column {
-        ($f:expr) => {
-            values.iter().map($f).collect::<Vec<_>>()
-        };
-    }
-    query
-        .bind(column!(|v| v.id))
-        .bind(column!(|v| v.registration_id))
-        .bind(column!(|v| v.product_tag))
-        .bind(column!(|v| v.access_tag))
-        .bind(column!(|v| v.webhook_tag))
-        .bind(column!(|v| v.env))
-        .bind(column!(|v| v.event_type))
-        .bind(column!(|v| v.status))
-        .bind(column!(|v| v.received_at))
-        .bind(column!(|v| v.updated_at))
-        .bind(column!(|v| v.attempts))
-        .bind(column!(|v| v.retry_base))
-        .bind(column!(|v| v.next_attempt_at))
-        .bind(column!(|v| v.delivered_at))
-        .bind(column!(|v| v.last_response_status))
-        .bind(column!(|v| v.last_error))
-        .bind(column!(|v| v.provider_event_id))
-        .bind(column!(|v| v.verification.as_deref()))
+fn bind_event_columns<'q>(query: Rows<'q>, values: &'q [EventValues<'q>]) -> Rows<'q> {
+    bind_arrays!(query, values => id, registration_id, product_tag, access_tag, webhook_tag,
+        env, event_type, status, received_at, updated_at, attempts, retry_base, next_attempt_at,
+        delivered_at, last_response_status, last_error, provider_event_id, verification.as_deref())
 }
 
 /// Binds one array per column of `values`, in `delivery_columns!()` order,
 /// as the next 13 parameters.
-fn bind_delivery_columns<'q>(
-    query: QueryAs<'q, Postgres, (String,), PgArguments>,
-    values: &'q [DeliveryValues<'q>],
-) -> QueryAs<'q, Postgres, (String,), PgArguments> {
-    macro_rules! column {
-        ($f:expr) => {
-            values.iter().map($f).collect::<Vec<_>>()
-        };
+fn bind_delivery_columns<'q>(query: Rows<'q>, values: &'q [DeliveryValues<'q>]) -> Rows<'q> {
+    bind_arrays!(query, values => id, event_id, registration_id, destination_id, status,
+        created_at, updated_at, attempts, retry_base, next_attempt_at, delivered_at,
+        last_response_status, last_error)
+}
+
+/// The column values of `events`, and of their payloads with the event id,
+/// ready to bind.
+#[allow(clippy::type_complexity)]
+fn values_of<'a>(
+    events: impl IntoIterator<Item = &'a (Event, Payload)>,
+) -> Result<(Vec<EventValues<'a>>, Vec<(&'a str, PayloadValues<'a>)>)> {
+    let (mut values, mut payloads) = (Vec::new(), Vec::new());
+    for (e, p) in events {
+        values.push(EventValues::new(e)?);
+        payloads.push((e.id.as_str(), PayloadValues::new(p)?));
     }
-    query
-        .bind(column!(|v| v.id))
-        .bind(column!(|v| v.event_id))
-        .bind(column!(|v| v.registration_id))
-        .bind(column!(|v| v.destination_id))
-        .bind(column!(|v| v.status))
-        .bind(column!(|v| v.created_at))
-        .bind(column!(|v| v.updated_at))
-        .bind(column!(|v| v.attempts))
-        .bind(column!(|v| v.retry_base))
-        .bind(column!(|v| v.next_attempt_at))
-        .bind(column!(|v| v.delivered_at))
-        .bind(column!(|v| v.last_response_status))
-        .bind(column!(|v| v.last_error))
+    Ok((values, payloads))
 }
 
 /// The deliveries `events` get when stored (`rules::initial_delivery`).
@@ -204,27 +189,13 @@ async fn insert_batch(
     if payload_bytes > crate::batch::PAYLOAD_CHUNK_BYTES {
         return Ok(None);
     }
-    let values = events
-        .iter()
-        .map(|(e, _)| EventValues::new(e))
-        .collect::<Result<Vec<_>>>()?;
-    let payloads = events
-        .iter()
-        .map(|(_, p)| PayloadValues::new(p))
-        .collect::<Result<Vec<_>>>()?;
+    let (values, payloads) = values_of(events.iter().copied())?;
     let deliveries = initial_deliveries(events.iter().map(|(e, _)| e));
     let delivery_values: Vec<DeliveryValues> = deliveries.iter().map(DeliveryValues::new).collect();
-    let query = bind_event_columns(sqlx::query_as(INSERT_BATCH.as_str()), &values)
-        .bind(payloads.iter().map(|p| p.method).collect::<Vec<_>>())
-        .bind(payloads.iter().map(|p| p.query).collect::<Vec<_>>())
-        .bind(
-            payloads
-                .iter()
-                .map(|p| p.headers.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(payloads.iter().map(|p| p.body).collect::<Vec<_>>())
-        .bind(dedup_since.map(|m| m.0));
+    let query = bind_event_columns(sqlx::query_as(INSERT_BATCH.as_str()), &values);
+    let query = bind_arrays!(query, payloads =>
+        |(_, p)| p.method, |(_, p)| p.query, |(_, p)| p.headers.as_str(), |(_, p)| p.body);
+    let query = query.bind(dedup_since.map(|m| m.0));
     let stored: std::result::Result<Vec<(String,)>, sqlx::Error> =
         bind_delivery_columns(query, &delivery_values)
             .fetch_all(&s.pool)
@@ -264,11 +235,11 @@ pub(super) async fn insert_new(
     events: Vec<(Event, Payload)>,
     dedup_since: Millis,
 ) -> Result<Vec<Option<String>>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
     let copies = Copies::of(&events);
     let firsts = copies.firsts(&events);
+    if firsts.is_empty() {
+        return Ok(Vec::new());
+    }
     let (stored, originals) = match insert_batch(s, &firsts, Some(dedup_since)).await? {
         Some(stored) => {
             let left_out = Copies::left_out(&firsts, &stored);
@@ -293,41 +264,34 @@ async fn find_originals(
     events: &[&Event],
     since: Millis,
 ) -> Result<HashMap<(String, String), String>> {
-    let keyed: Vec<&Event> = events
-        .iter()
-        .copied()
-        .filter(|e| e.provider_event_id.is_some())
-        .collect();
+    let keyed = with_provider_id(events);
     let mut originals = HashMap::new();
     if keyed.is_empty() {
         return Ok(originals);
     }
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
+    let query = sqlx::query_as(
         "SELECT d.registration_id, d.provider_event_id, d.event_id \
          FROM UNNEST($1::text[], $2::text[]) AS k(registration_id, provider_event_id) \
          JOIN event_dedup d ON d.registration_id = k.registration_id \
            AND d.provider_event_id = k.provider_event_id \
          WHERE d.received_at >= $3",
-    )
-    .bind(
-        keyed
-            .iter()
-            .map(|e| e.registration_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        keyed
-            .iter()
-            .map(|e| e.provider_event_id.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(since.0)
-    .fetch_all(&s.pool)
-    .await?;
+    );
+    let query = bind_arrays!(query, keyed =>
+        |e| e.registration_id.as_str(), |e| e.provider_event_id.as_deref());
+    let rows: Vec<(String, String, String)> = query.bind(since.0).fetch_all(&s.pool).await?;
     for (reg, pid, original) in rows {
         originals.insert((reg, pid), original);
     }
     Ok(originals)
+}
+
+/// Those of `events` that carry a provider event id.
+fn with_provider_id<'a>(events: &[&'a Event]) -> Vec<&'a Event> {
+    events
+        .iter()
+        .copied()
+        .filter(|e| e.provider_event_id.is_some())
+        .collect()
 }
 
 /// Claims the provider ids of `events` in `event_dedup` ([`claim_keys!`])
@@ -337,29 +301,13 @@ async fn claim_in(
     events: &[&Event],
     dedup_since: Option<Millis>,
 ) -> Result<HashSet<String>> {
-    let keyed: Vec<&Event> = events
-        .iter()
-        .copied()
-        .filter(|e| e.provider_event_id.is_some())
-        .collect();
+    let keyed = with_provider_id(events);
     if keyed.is_empty() {
         return Ok(HashSet::new());
     }
-    let owners: Vec<(String,)> = sqlx::query_as(CLAIM_KEYS.as_str())
-        .bind(keyed.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
-        .bind(
-            keyed
-                .iter()
-                .map(|e| e.registration_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            keyed
-                .iter()
-                .map(|e| e.provider_event_id.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(keyed.iter().map(|e| e.received_at.0).collect::<Vec<_>>())
+    let query = bind_arrays!(sqlx::query_as(CLAIM_KEYS.as_str()), keyed => |e| e.id.as_str(),
+        |e| e.registration_id.as_str(), |e| e.provider_event_id.as_deref(), |e| e.received_at.0);
+    let owners: Vec<(String,)> = query
         .bind(dedup_since.map(|m| m.0))
         .fetch_all(&mut *tx)
         .await?;
@@ -390,10 +338,7 @@ async fn insert_rows(
         tx.commit().await?;
         return Ok(());
     }
-    let values = events
-        .iter()
-        .map(|(e, _)| EventValues::new(e))
-        .collect::<Result<Vec<_>>>()?;
+    let (values, payloads) = values_of(events)?;
     let inserted: Vec<(String,)> = bind_event_columns(sqlx::query_as(INSERT_EVENTS), &values)
         .fetch_all(&mut *tx)
         .await?;
@@ -405,24 +350,10 @@ async fn insert_rows(
         });
     }
 
-    let payloads = events
-        .iter()
-        .map(|(e, p)| Ok((e.id.as_str(), PayloadValues::new(p)?)))
-        .collect::<Result<Vec<_>>>()?;
     for chunk in chunk_by_bytes(&payloads, |(_, p)| p.body.len()) {
-        sqlx::query(INSERT_PAYLOADS)
-            .bind(chunk.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|(_, p)| p.method).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|(_, p)| p.query).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|(_, p)| p.headers.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|(_, p)| p.body).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
+        let query = bind_arrays!(sqlx::query(INSERT_PAYLOADS), chunk => |(id, _)| *id,
+            |(_, p)| p.method, |(_, p)| p.query, |(_, p)| p.headers.as_str(), |(_, p)| p.body);
+        query.execute(&mut *tx).await?;
     }
     let deliveries = initial_deliveries(events.iter().map(|(e, _)| e));
     let delivery_values: Vec<DeliveryValues> = deliveries.iter().map(DeliveryValues::new).collect();
@@ -461,286 +392,6 @@ async fn insert_new_in_steps(
     Ok((stored, originals))
 }
 
-pub(super) async fn find_duplicate(
-    s: &PgStore,
-    registration_id: &str,
-    provider_event_id: &str,
-    since: Millis,
-) -> Result<Option<String>> {
-    // The earliest match is the original the provider is redelivering.
-    let id: Option<(String,)> = sqlx::query_as(
-        "SELECT id FROM events \
-         WHERE registration_id = $1 AND provider_event_id = $2 AND received_at >= $3 \
-         ORDER BY received_at LIMIT 1",
-    )
-    .bind(registration_id)
-    .bind(provider_event_id)
-    .bind(since.0)
-    .fetch_optional(&s.pool)
-    .await?;
-    Ok(id.map(|(id,)| id))
-}
-
-pub(super) async fn list(s: &PgStore, f: &EventFilter) -> Result<Vec<Event>> {
-    let mut qb = QueryBuilder::<Postgres>::new(concat!(
-        "SELECT ",
-        event_columns!(),
-        " FROM events WHERE TRUE"
-    ));
-    push_filter(&mut qb, f);
-    if let Some(before) = &f.before_id {
-        qb.push(" AND id < ").push_bind(before.as_str());
-    }
-    qb.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(list_limit(f.limit)));
-    let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&s.pool).await?;
-    rows.into_iter().map(Event::try_from).collect()
-}
-
-/// Appends `AND …` conditions for every field of `f` except the cursor
-/// (`before_id`) and `limit` to a query over `events` whose WHERE clause is
-/// open. Every listing and count of events filters through here.
-///
-/// SQLite also narrows a time window to an id range while every stored id
-/// carries its receive time, a fact it caches per process. Several nodes
-/// cannot share such a cache safely, so PostgreSQL relies on its planner:
-/// `events_received_at` for windows, the `(…, id)` indexes for the rest.
-pub(super) fn push_filter<'a>(qb: &mut QueryBuilder<'a, Postgres>, f: &'a EventFilter) {
-    let text_filters = [
-        ("product_tag", &f.product_tag),
-        ("access_tag", &f.access_tag),
-        ("webhook_tag", &f.webhook_tag),
-        ("event_type", &f.event_type),
-        ("env", &f.env),
-        ("registration_id", &f.registration_id),
-    ];
-    for (column, value) in text_filters {
-        if let Some(v) = value {
-            qb.push(format_args!(" AND {column} = "))
-                .push_bind(v.as_str());
-        }
-    }
-    if let Some(status) = f.status {
-        qb.push(" AND status = ").push_bind(status.as_str());
-    }
-    if let Some(since) = f.since {
-        qb.push(" AND received_at >= ").push_bind(since.0);
-    }
-    if let Some(until) = f.until {
-        qb.push(" AND received_at < ").push_bind(until.0);
-    }
-}
-
-pub(super) async fn get(s: &PgStore, id: &str) -> Result<Option<(Event, Payload)>> {
-    let row: Option<PgRow> = sqlx::query(concat!(
-        "SELECT ",
-        event_columns!(),
-        ", p.method, p.query, p.headers, p.body \
-         FROM events LEFT JOIN event_payloads p ON p.event_id = events.id \
-         WHERE events.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&s.pool)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let event = Event::try_from(EventRow::from_row(&row)?)?;
-    let payload = PayloadRow::from_row(&row)?.into_payload(&event.id)?;
-    Ok(Some((event, payload)))
-}
-
-pub(super) async fn list_attempts(s: &PgStore, event_id: &str) -> Result<Vec<Attempt>> {
-    let rows: Vec<AttemptRow> = sqlx::query_as(concat!(
-        "SELECT ",
-        attempt_columns!(),
-        " FROM attempts WHERE event_id = $1 ORDER BY number, started_at, id"
-    ))
-    .bind(event_id)
-    .fetch_all(&s.pool)
-    .await?;
-    rows.into_iter().map(Attempt::try_from).collect()
-}
-
-pub(super) async fn list_deliveries(s: &PgStore, event_id: &str) -> Result<Vec<Delivery>> {
-    let rows: Vec<DeliveryRow> = sqlx::query_as(concat!(
-        "SELECT ",
-        delivery_columns!(),
-        " FROM deliveries WHERE event_id = $1 ORDER BY created_at, id"
-    ))
-    .bind(event_id)
-    .fetch_all(&s.pool)
-    .await?;
-    rows.into_iter().map(Delivery::try_from).collect()
-}
-
-/// A delivery with its lease, as the replay rules need it.
-#[derive(sqlx::FromRow)]
-struct LeasedDelivery {
-    #[sqlx(flatten)]
-    delivery: DeliveryRow,
-    lease_until: Option<i64>,
-}
-
-/// Queues again those of `candidates` (locked by the caller) the replay
-/// rules allow, in `tx`, and rewrites their event's summary; returns the
-/// ids queued.
-async fn requeue_allowed_of(
-    tx: &mut sqlx::PgConnection,
-    event_id: &str,
-    candidates: Vec<LeasedDelivery>,
-    now: Millis,
-) -> Result<Vec<String>> {
-    let mut ids = Vec::new();
-    for c in candidates {
-        let lease_until = c.lease_until;
-        let d = Delivery::try_from(c.delivery)?;
-        if requeue_allowed(&d, lease_until, now) {
-            ids.push(d.id);
-        }
-    }
-    if ids.is_empty() {
-        return Ok(ids);
-    }
-    sqlx::query(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, retry_base = attempts, \
-           lease_owner = NULL, lease_until = NULL, updated_at = $1 \
-         WHERE id = ANY($2)",
-    )
-    .bind(now.0)
-    .bind(&ids)
-    .execute(&mut *tx)
-    .await?;
-    super::queue::summarize(tx, &[event_id]).await?;
-    Ok(ids)
-}
-
-pub(super) async fn requeue(s: &PgStore, id: &str, now: Millis) -> Result<Requeue> {
-    // The rows stay locked from the check to the update: no claim (nor
-    // another node's replay) can slip in between.
-    let mut tx = s.pool.begin().await?;
-    let status: Option<(String,)> =
-        sqlx::query_as("SELECT status FROM events WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((status,)) = status else {
-        return Ok(Requeue::NotFound);
-    };
-    let candidates: Vec<LeasedDelivery> = sqlx::query_as(concat!(
-        "SELECT ",
-        delivery_columns!(),
-        ", lease_until FROM deliveries WHERE event_id = $1 FOR UPDATE"
-    ))
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
-    if requeue_allowed_of(&mut tx, id, candidates, now)
-        .await?
-        .is_empty()
-    {
-        return Ok(Requeue::NotAllowed(parse_status(id, &status)?));
-    }
-    let row: EventRow = sqlx::query_as(concat!(
-        "SELECT ",
-        event_columns!(),
-        " FROM events WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    s.notifier.work_committed();
-    Ok(Requeue::Queued(Event::try_from(row)?))
-}
-
-pub(super) async fn requeue_delivery(
-    s: &PgStore,
-    id: &str,
-    now: Millis,
-) -> Result<DeliveryRequeue> {
-    let mut tx = s.pool.begin().await?;
-    // Lock the event first, as `requeue` does, so the two never deadlock.
-    let event_id: Option<(String,)> = sqlx::query_as(
-        "SELECT e.id FROM events e JOIN deliveries d ON d.event_id = e.id \
-         WHERE d.id = $1 FOR UPDATE OF e",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((event_id,)) = event_id else {
-        return Ok(DeliveryRequeue::NotFound);
-    };
-    let found: LeasedDelivery = sqlx::query_as(concat!(
-        "SELECT ",
-        delivery_columns!(),
-        ", lease_until FROM deliveries WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let status = Delivery::try_from(found.delivery.clone())?.status;
-    if requeue_allowed_of(&mut tx, &event_id, vec![found], now)
-        .await?
-        .is_empty()
-    {
-        return Ok(DeliveryRequeue::NotAllowed(status));
-    }
-    let row: DeliveryRow = sqlx::query_as(concat!(
-        "SELECT ",
-        delivery_columns!(),
-        " FROM deliveries WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    s.notifier.work_committed();
-    Ok(DeliveryRequeue::Queued(Delivery::try_from(row)?))
-}
-
-/// Deletes up to `limit` delivered or failed events last updated before
-/// `before`; payloads and attempts go with them (`ON DELETE CASCADE`). Rows
-/// another transaction holds (a replay, a late completion) are skipped, not
-/// waited for: the next sweep gets them.
-pub(super) async fn delete_expired(s: &PgStore, before: Millis, limit: u32) -> Result<u64> {
-    if limit == 0 {
-        return Ok(0);
-    }
-    let deleted = sqlx::query(
-        "DELETE FROM events WHERE id IN ( \
-           SELECT id FROM events \
-           WHERE status IN ('delivered', 'failed') AND updated_at < $1 \
-           ORDER BY updated_at LIMIT $2 \
-           FOR UPDATE SKIP LOCKED)",
-    )
-    .bind(before.0)
-    .bind(i64::from(limit))
-    .execute(&s.pool)
-    .await?
-    .rows_affected();
-    Ok(deleted)
-}
-
-/// Deletes up to `limit` rejected events received before `before`, with
-/// their payloads, through the partial index `events_rejected`; rows in use
-/// elsewhere are skipped, as in [`delete_expired`].
-pub(super) async fn delete_rejected(s: &PgStore, before: Millis, limit: u32) -> Result<u64> {
-    if limit == 0 {
-        return Ok(0);
-    }
-    let deleted = sqlx::query(
-        "DELETE FROM events WHERE id IN ( \
-           SELECT id FROM events WHERE status = 'rejected' AND received_at < $1 \
-           ORDER BY received_at LIMIT $2 \
-           FOR UPDATE SKIP LOCKED)",
-    )
-    .bind(before.0)
-    .bind(i64::from(limit))
-    .execute(&s.pool)
-    .await?
-    .rows_affected();
-    Ok(deleted)
-}
-
 #[async_trait]
 impl IngestStore for PgStore {
     async fn insert_events(&self, events: &[(Event, Payload)]) -> Result<()> {
@@ -759,51 +410,65 @@ impl IngestStore for PgStore {
         provider_event_id: &str,
         since: Millis,
     ) -> Result<Option<String>> {
-        find_duplicate(self, registration_id, provider_event_id, since).await
+        Sql::find_duplicate(&self.pool, registration_id, provider_event_id, since).await
     }
+}
+
+/// [`Sql::requeue`] on a pooled connection, then a word to the other nodes
+/// if it queued deliveries.
+async fn replay<T>(s: &PgStore, id: &str, now: Millis) -> Result<T>
+where
+    T: Replay,
+    for<'r> T::Row: sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let answer: T = Sql::requeue(&mut *s.pool.acquire().await?, id, now).await?;
+    if answer.queued() {
+        s.notifier.work_committed();
+    }
+    Ok(answer)
 }
 
 #[async_trait]
 impl EventStore for PgStore {
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
-        list(self, filter).await
+        Sql::list_events(&self.pool, filter, false).await
     }
     async fn get_event(&self, id: &str) -> Result<Option<(Event, Payload)>> {
-        get(self, id).await
+        Sql::get_event(&self.pool, id).await
     }
     async fn list_attempts(&self, event_id: &str) -> Result<Vec<Attempt>> {
-        list_attempts(self, event_id).await
+        Sql::list_attempts(&self.pool, event_id).await
     }
     async fn requeue_event(&self, id: &str, now: Millis) -> Result<Requeue> {
-        requeue(self, id, now).await
+        replay(self, id, now).await
     }
     async fn list_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>> {
-        list_deliveries(self, event_id).await
+        Sql::list_deliveries(&self.pool, event_id).await
     }
     async fn requeue_delivery(&self, id: &str, now: Millis) -> Result<DeliveryRequeue> {
-        requeue_delivery(self, id, now).await
+        replay(self, id, now).await
     }
     async fn list_events_after(
         &self,
         filter: &EventFilter,
         after_id: Option<&str>,
     ) -> Result<Vec<Event>> {
-        super::monitor::list_events_after(self, filter, after_id).await
+        Sql::list_events_after(&self.pool, filter, after_id).await
     }
     async fn get_events(&self, ids: &[String]) -> Result<Vec<Event>> {
         super::monitor::get_events(self, ids).await
     }
     async fn count_events(&self, filter: &EventFilter) -> Result<u64> {
-        super::monitor::count_events(self, filter).await
+        Sql::count_events(&self.pool, filter).await
     }
 }
 
 #[async_trait]
 impl RetentionStore for PgStore {
     async fn delete_expired_events(&self, before: Millis, limit: u32) -> Result<u64> {
-        delete_expired(self, before, limit).await
+        Sql::delete_events(&self.pool, EXPIRED, before, limit).await
     }
     async fn delete_rejected_events(&self, before: Millis, limit: u32) -> Result<u64> {
-        delete_rejected(self, before, limit).await
+        Sql::delete_events(&self.pool, REJECTED, before, limit).await
     }
 }

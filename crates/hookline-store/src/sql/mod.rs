@@ -23,6 +23,7 @@
 pub(crate) mod background;
 pub(crate) mod claims;
 pub(crate) mod config;
+pub(crate) mod events;
 
 use crate::{DocCipher, Result};
 use std::marker::PhantomData;

@@ -7,6 +7,13 @@ use hookline_core::model::Registration;
 use hookline_store::{EventFilter, Store, StoreError};
 use std::collections::HashSet;
 
+/// Stores `e` alone, with a payload.
+async fn insert_one(s: &dyn Store, e: &Event) -> Result<()> {
+    s.insert_events(&with_payloads(std::slice::from_ref(e)))
+        .await?;
+    Ok(())
+}
+
 pub async fn insert_batch_and_get_exact_bytes(s: &dyn Store) -> Result<()> {
     let reg = saved_registration(s, "main").await;
     let mut e1 = queued(&reg, at(10));
@@ -70,8 +77,7 @@ pub async fn insert_batch_and_get_exact_bytes(s: &dyn Store) -> Result<()> {
 pub async fn insert_batch_is_atomic(s: &dyn Store) -> Result<()> {
     let reg = saved_registration(s, "main").await;
     let first = queued(&reg, at(1));
-    s.insert_events(&with_payloads(std::slice::from_ref(&first)))
-        .await?;
+    insert_one(s, &first).await?;
 
     let fresh = queued(&reg, at(2));
     match s
@@ -86,8 +92,7 @@ pub async fn insert_batch_is_atomic(s: &dyn Store) -> Result<()> {
     assert_eq!(s.get_event(&fresh.id).await?, None);
     // The failed batch left nothing open: the next one commits and is seen
     // by other connections.
-    s.insert_events(&with_payloads(std::slice::from_ref(&fresh)))
-        .await?;
+    insert_one(s, &fresh).await?;
     assert!(s.get_event(&fresh.id).await?.is_some());
     Ok(())
 }
@@ -124,8 +129,7 @@ pub async fn insert_new_leaves_out_redeliveries(s: &dyn Store) -> Result<()> {
         e
     };
     let original = with_pid(&reg, 1_000, "pe_1");
-    s.insert_events(&with_payloads(std::slice::from_ref(&original)))
-        .await?;
+    insert_one(s, &original).await?;
 
     let redelivery = with_pid(&reg, 2_000, "pe_1");
     let same_id_other_reg = with_pid(&other, 2_001, "pe_1");
@@ -499,8 +503,7 @@ pub async fn list_time_window_with_ids_minted_at_receipt(s: &dyn Store) -> Resul
     // One event whose id says nothing about its time: listings stay exact.
     let mut odd = event(&reg, EventStatus::Delivered, at(15_000));
     odd.id = "evt_legacy_1".into();
-    s.insert_events(&with_payloads(std::slice::from_ref(&odd)))
-        .await?;
+    insert_one(s, &odd).await?;
     all.push(odd.clone());
     let got = list_ids(s, windows(None)).await?;
     assert!(got.contains(&odd.id));

@@ -9,11 +9,13 @@ use hookline_store::{connect, ConnectOptions, DynStore, Store, StoreError};
 use std::collections::HashSet;
 use std::time::Duration;
 
-/// A second "node" on the same database.
-async fn node(url: &str) -> DynStore {
-    connect(url, &ConnectOptions::default())
+/// Two "nodes" on one fresh database (dropped with the last value).
+async fn two_nodes() -> (DynStore, DynStore, TestDatabase) {
+    let (a, db) = pg_store().await;
+    let b = connect(db.url(), &ConnectOptions::default())
         .await
-        .expect("second node connects")
+        .expect("second node connects");
+    (a, b, db)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,8 +51,7 @@ async fn nodes_starting_together_migrate_once() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: set HOOKLINE_TEST_POSTGRES_URL and pass --include-ignored"]
 async fn concurrent_claims_never_share_an_event() -> anyhow::Result<()> {
-    let (a, db) = pg_store().await;
-    let b = node(db.url()).await;
+    let (a, b, _db) = two_nodes().await;
     let reg = saved_registration(&*a, "main").await;
     let events: Vec<_> = (0..300).map(|i| queued(&reg, at(i))).collect();
     for chunk in events.chunks(100) {
@@ -91,8 +92,7 @@ async fn concurrent_claims_never_share_an_event() -> anyhow::Result<()> {
 #[tokio::test]
 #[ignore = "needs PostgreSQL: set HOOKLINE_TEST_POSTGRES_URL and pass --include-ignored"]
 async fn another_node_takes_over_expired_leases_and_is_fenced() -> anyhow::Result<()> {
-    let (a, db) = pg_store().await;
-    let b = node(db.url()).await;
+    let (a, b, _db) = two_nodes().await;
     let reg = saved_registration(&*a, "main").await;
     let e = queued(&reg, at(0));
     a.insert_events(&with_payloads(std::slice::from_ref(&e)))
@@ -119,8 +119,7 @@ async fn another_node_takes_over_expired_leases_and_is_fenced() -> anyhow::Resul
 #[tokio::test]
 #[ignore = "needs PostgreSQL: set HOOKLINE_TEST_POSTGRES_URL and pass --include-ignored"]
 async fn other_nodes_hear_about_new_work() -> anyhow::Result<()> {
-    let (a, db) = pg_store().await;
-    let b = node(db.url()).await;
+    let (a, b, _db) = two_nodes().await;
     let mut heard = b.work_notifications().expect("PostgreSQL notifies");
     // The listener signals once when it starts listening.
     tokio::time::timeout(Duration::from_secs(10), heard.changed()).await??;
@@ -207,8 +206,7 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: set HOOKLINE_TEST_POSTGRES_URL and pass --include-ignored"]
 async fn a_redelivery_racing_on_two_nodes_is_stored_once() -> anyhow::Result<()> {
-    let (a, db) = pg_store().await;
-    let b = node(db.url()).await;
+    let (a, b, db) = two_nodes().await;
     let reg = saved_registration(&*a, "main").await;
     let copy = |t: i64, pid: &str| {
         let mut e = queued(&reg, at(t));

@@ -43,6 +43,20 @@ async fn old_migrator(dir: &str, up_to: i64) -> anyhow::Result<Migrator> {
     Ok(m)
 }
 
+/// Brings the database `conn` is on to the previous release's schema (the
+/// migrations in `dir` up to `up_to`), writes `sql` (its rows) and closes.
+async fn write_old<C>(mut conn: C, dir: &str, up_to: i64, sql: &str) -> anyhow::Result<()>
+where
+    C: sqlx::Connection + sqlx::migrate::Migrate,
+    for<'c> &'c mut C:
+        sqlx::Acquire<'c, Connection = &'c mut C> + sqlx::Executor<'c, Database = C::Database>,
+{
+    old_migrator(dir, up_to).await?.run(&mut conn).await?;
+    sqlx::raw_sql(sql).execute(&mut conn).await?;
+    conn.close().await?;
+    Ok(())
+}
+
 /// One old-schema row set: what the test expects of each event afterwards.
 struct Old {
     reg: Registration,
@@ -93,128 +107,79 @@ fn old_rows(now: Millis, blob: fn(&str) -> String) -> (Old, String) {
             r.updated_at.0
         );
     }
-    // (id, registration, status, attempts, retry_base, next_attempt_at,
-    //  lease_owner, lease_until, delivered_at, last_status, last_error)
+    // (id, registration, status, attempts, next_attempt_at,
+    //  (lease_owner, lease_until), delivered_at, (last_status, last_error));
+    // retry_base is 0 throughout.
     type Row<'a> = (
         &'a str,
         &'a Registration,
         &'a str,
         i64,
-        i64,
         Option<i64>,
-        Option<&'a str>,
+        Option<(&'a str, i64)>,
         Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<&'a str>,
+        Option<(i64, Option<&'a str>)>,
     );
     let t = now.0 - 60_000;
+    let reg = &old.reg;
     let rows: Vec<Row> = vec![
-        (
-            &old.received,
-            &old.reg,
-            "received",
-            0,
-            0,
-            Some(t),
-            None,
-            None,
-            None,
-            None,
-            None,
-        ),
+        (&old.received, reg, "received", 0, Some(t), None, None, None),
         (
             &old.waiting,
-            &old.reg,
+            reg,
             "delivering",
             1,
-            0,
             Some(old.waiting_due.0),
             None,
             None,
-            None,
-            Some(503),
-            Some("receiver answered 503"),
+            Some((503, Some("receiver answered 503"))),
         ),
         // Claimed by a node that died: its lease ran out long ago.
         (
             &old.leased,
-            &old.reg,
+            reg,
             "delivering",
             0,
-            0,
             Some(t),
-            Some("dead-node"),
-            Some(t + 1),
-            None,
-            None,
-            None,
-        ),
-        (
-            &old.held,
-            &old.held_reg,
-            "held",
-            0,
-            0,
-            None,
-            None,
-            None,
-            None,
+            Some(("dead-node", t + 1)),
             None,
             None,
         ),
+        (&old.held, &old.held_reg, "held", 0, None, None, None, None),
         (
             &old.delivered,
-            &old.reg,
+            reg,
             "delivered",
             1,
-            0,
-            None,
             None,
             None,
             Some(t + 50),
-            Some(200),
-            None,
+            Some((200, None)),
         ),
         (
             &old.failed,
-            &old.reg,
+            reg,
             "failed",
             5,
-            0,
             None,
             None,
             None,
-            None,
-            Some(500),
-            Some("gave up"),
+            Some((500, Some("gave up"))),
         ),
-        (
-            &old.rejected,
-            &old.reg,
-            "rejected",
-            0,
-            0,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-        ),
+        (&old.rejected, reg, "rejected", 0, None, None, None, None),
     ];
     let opt = |v: Option<i64>| v.map_or("NULL".to_owned(), |v| v.to_string());
     let text = |v: Option<&str>| v.map_or("NULL".to_owned(), |v| format!("'{v}'"));
-    for (i, (id, r, status, attempts, base, next, owner, until, delivered, last, err)) in
-        rows.iter().enumerate()
-    {
+    for (i, (id, r, status, attempts, next, lease, delivered, outcome)) in rows.iter().enumerate() {
+        let (owner, until) = lease.unzip();
+        let (last, err) = outcome.unzip();
         sql += &format!(
             "INSERT INTO events (id, registration_id, product_tag, access_tag, webhook_tag, env, \
                event_type, status, received_at, updated_at, attempts, retry_base, \
                next_attempt_at, lease_owner, lease_until, delivered_at, last_response_status, \
                last_error, provider_event_id, verification) \
              VALUES ('{id}', '{}', '{}', '{}', '{}', '{}', 'payment.succeeded', '{status}', \
-               {}, {}, {attempts}, {base}, {}, {}, {}, {}, {}, {}, NULL, NULL);\n",
+               {}, {}, {attempts}, 0, {}, {}, {}, {}, {}, {}, NULL, NULL);\n",
             r.id,
             r.product_tag.as_str(),
             r.access_tag.as_str(),
@@ -223,11 +188,11 @@ fn old_rows(now: Millis, blob: fn(&str) -> String) -> (Old, String) {
             t + i as i64,
             t + i as i64,
             opt(*next),
-            text(*owner),
-            opt(*until),
+            text(owner),
+            opt(until),
             opt(*delivered),
-            opt(*last),
-            text(*err),
+            opt(last),
+            text(err.flatten()),
         );
         sql += &format!(
             "INSERT INTO event_payloads (event_id, method, query, headers, body) \
@@ -352,16 +317,9 @@ async fn sqlite_database_of_the_previous_release_upgrades_in_place() -> anyhow::
     let path = dir.path().join("hookline.db");
     let now = Millis::now();
     let (old, sql) = old_rows(now, |s| format!("CAST('{s}' AS BLOB)"));
-    {
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await?;
-        old_migrator("sqlite", SQLITE_OLD)
-            .await?
-            .run(&mut conn)
-            .await?;
-        sqlx::raw_sql(&sql).execute(&mut conn).await?;
-        conn.close().await?;
-    }
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let conn = sqlx::SqliteConnection::connect(&url).await?;
+    write_old(conn, "sqlite", SQLITE_OLD, &sql).await?;
     let store: DynStore = Arc::new(
         SqliteStore::open(path.to_str().context("utf-8")?, &SqliteOptions::default()).await?,
     );
@@ -375,15 +333,8 @@ async fn postgres_database_of_the_previous_release_upgrades_in_place() -> anyhow
     let db = TestDatabase::create(&server).await?;
     let now = Millis::now();
     let (old, sql) = old_rows(now, |s| format!("convert_to('{s}', 'UTF8')"));
-    {
-        let mut conn = sqlx::PgConnection::connect(db.url()).await?;
-        old_migrator("postgres", POSTGRES_OLD)
-            .await?
-            .run(&mut conn)
-            .await?;
-        sqlx::raw_sql(&sql).execute(&mut conn).await?;
-        conn.close().await?;
-    }
+    let conn = sqlx::PgConnection::connect(db.url()).await?;
+    write_old(conn, "postgres", POSTGRES_OLD, &sql).await?;
     let store = hookline_store::connect(db.url(), &ConnectOptions::default()).await?;
     check(&store, &old, now).await?;
     drop(store);
