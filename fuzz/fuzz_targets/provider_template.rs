@@ -3,7 +3,8 @@
 //!
 //! Input: a line with a JSON object describing the call
 //! `{"base_url", "url", "method", "template", "auth", "events", "secret",
-//! "provider_id"}` (every field optional; `template` and `auth` as stored),
+//! "provider_id"}` (every field optional; `template` and `auth` as stored,
+//! plus the env's provider API spec as `template.provider_api`),
 //! then the provider's answer body. Seeds are the built-in presets'
 //! registration calls with answers in the providers' documented shapes.
 #![no_main]
@@ -95,10 +96,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = provider::template_uses(&template, name);
     }
 
-    let api: ProviderApi = template
-        .provider_api
-        .as_deref()
-        .cloned()
+    let api: ProviderApi = call
+        .get("template")
+        .map(|t| parsed(t, "provider_api"))
         .unwrap_or_default();
     let _ = provider::validate_api(&api);
     if let Ok(read) = provider::read_answer(answer, &api) {

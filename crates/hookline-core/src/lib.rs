@@ -11,6 +11,7 @@
 //! - [`outbound`]: builds the request forwarded to a receiver (auth injection).
 //! - [`retry`]: the retry schedule and its jitter.
 //! - [`time`]: millisecond timestamps, the unit every layer stores and compares.
+//! - `testing` (feature `testing`): builders of registrations, events and deliveries for other crates' tests.
 #![forbid(unsafe_code)]
 
 pub mod event;
@@ -22,6 +23,9 @@ pub mod provider;
 pub mod retry;
 pub mod selector;
 pub mod time;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use hookline_verify as verify;
 

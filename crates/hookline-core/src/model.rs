@@ -205,13 +205,50 @@ impl AppWebhook {
 /// Per-env registration spec of an app webhook. With a `registration_url` the
 /// provider has an API to register URLs (full registration); without one the
 /// link is pasted into the provider's dashboard (link mode).
+// `remote = "Self"`: the derived code is the inherent `serialize` and
+// `deserialize`, which the trait impls below wrap.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct WebhookEnv {
     pub slug: EnvSlug,
     pub registration_url: Option<String>,
     pub method: Option<HttpMethod>,
     #[serde(default)]
     pub sample: Option<RequestTemplate>,
+    /// How to read the provider's answer to the registration call and how to
+    /// update or remove the webhook it created (the API's `registration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_api: Option<ProviderApi>,
+}
+
+impl Serialize for WebhookEnv {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        WebhookEnv::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for WebhookEnv {
+    /// Documents written before `provider_api` moved here keep it in
+    /// `sample`; one at both places reads the new one.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut doc = Value::deserialize(d)?;
+        move_up(&mut doc, "sample", "provider_api");
+        WebhookEnv::deserialize(doc).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Moves `doc.parent.field` to `doc.field` unless that is set already.
+fn move_up(doc: &mut Value, parent: &str, field: &str) {
+    let Some(doc) = doc.as_object_mut() else {
+        return;
+    };
+    let old = doc
+        .get_mut(parent)
+        .and_then(Value::as_object_mut)
+        .and_then(|p| p.remove(field));
+    if let Some(old) = old {
+        doc.entry(field).or_insert(old);
+    }
 }
 
 /// A request template (headers, query, params, body) filled in at
@@ -223,15 +260,6 @@ pub struct RequestTemplate {
     pub query: BTreeMap<String, String>,
     pub params: BTreeMap<String, String>,
     pub body: Value,
-    /// On an env's registration template only: how to read the provider's
-    /// answer and how to update or remove the webhook it created.
-    ///
-    /// It belongs on [`WebhookEnv`] (the API shows it there, as
-    /// `registration`); it is kept here for now because `WebhookEnv` is
-    /// built by struct literal in other crates' test fixtures, which a new
-    /// field would break. Move it together with those fixtures.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider_api: Option<Box<ProviderApi>>,
 }
 
 /// A provider's webhook-registration API beyond the call that creates a
@@ -265,13 +293,6 @@ pub struct ProviderCall {
     /// deregistration sends no body.
     #[serde(default)]
     pub sample: Option<RequestTemplate>,
-}
-
-impl WebhookEnv {
-    /// The env's provider API spec, when it has one.
-    pub fn provider_api(&self) -> Option<&ProviderApi> {
-        self.sample.as_ref()?.provider_api.as_deref()
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -347,17 +368,6 @@ pub struct ProviderRegistration {
     pub http_status: Option<u16>,
     pub message: Option<String>,
     pub updated_at: Option<Millis>,
-    /// Signing secrets replaced by a rotation, still signing until they
-    /// expire (see [`Registration::signing_secrets`]).
-    ///
-    /// They belong on [`Registration`]; they are kept here for now because
-    /// `Registration` is built by struct literal in other crates' test
-    /// fixtures (which only ever write `ProviderRegistration::default()`), so
-    /// a new field there would break them. Move it together with those
-    /// fixtures. Never replace this struct wholesale on a stored
-    /// registration: that would drop them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub previous_signing_secrets: Vec<PreviousSecret>,
 }
 
 /// A signing secret that was rotated out and signs alongside the current one
@@ -414,7 +424,9 @@ pub fn primary_destination_id(registration_id: &str) -> String {
 /// Ties product + access tag + app webhook (+ event) + env to an ingest link
 /// and a receiver. The tags are copied in so events can be filtered and
 /// listed without joins; tags never change after creation.
+// `remote = "Self"`: see `WebhookEnv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Registration {
     pub id: String,
     pub product_id: String,
@@ -432,11 +444,31 @@ pub struct Registration {
     pub verification_secret: Option<String>,
     /// Secret Hookline signs forwarded requests with (`whsec_…`).
     pub signing_secret: String,
+    /// Signing secrets replaced by a rotation, still signing until they
+    /// expire (see [`Registration::signing_secrets`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_signing_secrets: Vec<PreviousSecret>,
     pub provider: ProviderRegistration,
     pub retry_schedule: Option<RetrySchedule>,
     pub active: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl Serialize for Registration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Registration::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Registration {
+    /// Documents written before `previous_signing_secrets` moved here keep
+    /// them in `provider`; a list at both places reads the new one.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut doc = Value::deserialize(d)?;
+        move_up(&mut doc, "provider", "previous_signing_secrets");
+        Registration::deserialize(doc).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Registration {
@@ -455,8 +487,7 @@ impl Registration {
     pub fn signing_secrets(&self, now: Millis) -> Vec<&str> {
         std::iter::once(self.signing_secret.as_str())
             .chain(
-                self.provider
-                    .previous_signing_secrets
+                self.previous_signing_secrets
                     .iter()
                     .filter(|p| p.expires_at > now)
                     .map(|p| p.secret.as_str()),
@@ -474,7 +505,7 @@ impl Registration {
         overlap: std::time::Duration,
     ) {
         let old = std::mem::replace(&mut self.signing_secret, new);
-        let kept = &mut self.provider.previous_signing_secrets;
+        let kept = &mut self.previous_signing_secrets;
         kept.retain(|p| p.expires_at > now);
         if !overlap.is_zero() {
             kept.insert(
@@ -505,4 +536,110 @@ pub struct ApiKey {
     pub name: String,
     pub hash: String,
     pub created_at: Millis,
+}
+
+#[cfg(test)]
+mod stored_shape_tests {
+    use super::*;
+    use crate::testing::{RegistrationBuilder, WebhookEnvBuilder};
+    use serde_json::json;
+
+    fn api(id_path: &str) -> ProviderApi {
+        ProviderApi {
+            id_path: Some(id_path.into()),
+            ..ProviderApi::default()
+        }
+    }
+
+    #[test]
+    fn a_webhook_env_stored_with_the_api_in_its_template_reads_it_on_the_env() {
+        let old: WebhookEnv = serde_json::from_value(json!({
+            "slug": "prd", "registration_url": "/hooks", "method": "POST",
+            "sample": {"headers": {"x-a": "1"}, "query": {}, "params": {}, "body": null,
+                       "provider_api": {"id_path": "/id"}}
+        }))
+        .unwrap();
+        assert_eq!(old.provider_api, Some(api("/id")));
+        let mut headers = BTreeMap::new();
+        headers.insert("x-a".to_owned(), "1".to_owned());
+        assert_eq!(
+            old.sample,
+            Some(RequestTemplate {
+                headers,
+                ..RequestTemplate::default()
+            })
+        );
+
+        let both: WebhookEnv = serde_json::from_value(json!({
+            "slug": "prd", "registration_url": "/hooks", "method": null,
+            "sample": {"provider_api": {"id_path": "/old"}},
+            "provider_api": {"id_path": "/new"}
+        }))
+        .unwrap();
+        assert_eq!(both.provider_api, Some(api("/new")));
+    }
+
+    #[test]
+    fn a_webhook_env_round_trips_with_the_api_on_the_env_only() {
+        let env = WebhookEnvBuilder::new("prd")
+            .registration("/hooks", HttpMethod::Post)
+            .sample(RequestTemplate::default())
+            .provider_api(api("/id"))
+            .build();
+        let doc = serde_json::to_value(&env).unwrap();
+        assert_eq!(doc["provider_api"], json!(api("/id")));
+        assert!(doc["sample"].get("provider_api").is_none(), "{doc}");
+        assert_eq!(serde_json::from_value::<WebhookEnv>(doc).unwrap(), env);
+
+        let link_mode = WebhookEnvBuilder::new("prd").build();
+        let doc = serde_json::to_value(&link_mode).unwrap();
+        assert!(doc.get("provider_api").is_none(), "{doc}");
+        assert_eq!(
+            serde_json::from_value::<WebhookEnv>(doc).unwrap(),
+            link_mode
+        );
+    }
+
+    fn previous(secret: &str) -> PreviousSecret {
+        PreviousSecret {
+            secret: secret.into(),
+            expires_at: Millis(5),
+        }
+    }
+
+    #[test]
+    fn a_registration_stored_with_previous_secrets_under_provider_reads_them_on_itself() {
+        let reg = RegistrationBuilder::new().build();
+        let mut doc = serde_json::to_value(&reg).unwrap();
+        doc["provider"]["previous_signing_secrets"] = json!([previous("whsec_old")]);
+        let old: Registration = serde_json::from_value(doc.clone()).unwrap();
+        assert_eq!(old.previous_signing_secrets, vec![previous("whsec_old")]);
+        assert_eq!(old.provider, reg.provider);
+
+        doc["previous_signing_secrets"] = json!([previous("whsec_new")]);
+        let both: Registration = serde_json::from_value(doc).unwrap();
+        assert_eq!(both.previous_signing_secrets, vec![previous("whsec_new")]);
+    }
+
+    #[test]
+    fn a_registration_round_trips_with_previous_secrets_on_itself_only() {
+        let reg = RegistrationBuilder::new()
+            .previous_signing_secrets(vec![previous("whsec_old")])
+            .build();
+        let doc = serde_json::to_value(&reg).unwrap();
+        assert_eq!(
+            doc["previous_signing_secrets"],
+            json!([previous("whsec_old")])
+        );
+        assert!(
+            doc["provider"].get("previous_signing_secrets").is_none(),
+            "{doc}"
+        );
+        assert_eq!(serde_json::from_value::<Registration>(doc).unwrap(), reg);
+
+        let fresh = RegistrationBuilder::new().build();
+        let doc = serde_json::to_value(&fresh).unwrap();
+        assert!(doc.get("previous_signing_secrets").is_none(), "{doc}");
+        assert_eq!(serde_json::from_value::<Registration>(doc).unwrap(), fresh);
+    }
 }

@@ -626,7 +626,7 @@ fn strip_secrets(r: &mut Registration) {
     }
     r.verification_secret = None;
     r.signing_secret = String::new();
-    r.provider.previous_signing_secrets.clear();
+    r.previous_signing_secrets.clear();
 }
 
 #[cfg(test)]

@@ -315,6 +315,7 @@ pub(crate) fn requeue_allowed(d: &Delivery, lease_until: Option<i64>, now: Milli
 mod tests {
     use super::*;
     use hookline_core::event::{Attempt, AttemptError, ErrorKind};
+    use hookline_core::testing::{DeliveryBuilder, EventBuilder};
 
     fn completion(next: NextStep) -> Completion {
         Completion {
@@ -362,21 +363,13 @@ mod tests {
     }
 
     fn delivery(status: DeliveryStatus, attempts: u32, retry_base: u32) -> Delivery {
-        Delivery {
-            id: "dlv_1".into(),
-            event_id: "evt_1".into(),
-            registration_id: "reg_1".into(),
-            destination_id: "dst_1".into(),
-            status,
-            attempts,
-            retry_base,
-            next_attempt_at: None,
-            delivered_at: None,
-            last_response_status: None,
-            last_error: None,
-            created_at: Millis(0),
-            updated_at: Millis(0),
-        }
+        DeliveryBuilder::new()
+            .status(status)
+            .attempts(attempts)
+            .retry_base(retry_base)
+            .created_at(Millis(0))
+            .updated_at(Millis(0))
+            .build()
     }
 
     #[test]
@@ -441,26 +434,13 @@ mod tests {
 
     #[test]
     fn initial_delivery_follows_the_event() {
-        let e = Event {
-            id: "evt_01ABC".into(),
-            registration_id: "reg_01XYZ".into(),
-            product_tag: "p".into(),
-            access_tag: "a".into(),
-            webhook_tag: "w".into(),
-            env: "prd".into(),
-            event_type: None,
-            status: EventStatus::Received,
-            received_at: Millis(5),
-            updated_at: Millis(5),
-            verification: None,
-            provider_event_id: None,
-            attempts: 0,
-            retry_base: 0,
-            next_attempt_at: Some(Millis(5)),
-            delivered_at: None,
-            last_response_status: None,
-            last_error: None,
-        };
+        let e = EventBuilder::new()
+            .id("evt_01ABC")
+            .registration_id("reg_01XYZ")
+            .tags("p", "a", "w")
+            .received_at(Millis(5))
+            .due(Millis(5))
+            .build();
         let d = initial_delivery(&e).unwrap();
         assert_eq!(
             (d.id.as_str(), d.destination_id.as_str()),
@@ -470,19 +450,15 @@ mod tests {
             (d.status, d.next_attempt_at),
             (DeliveryStatus::Pending, Some(Millis(5)))
         );
-        let held = Event {
-            status: EventStatus::Held,
-            next_attempt_at: None,
-            ..e.clone()
-        };
+        let held = EventBuilder::from(e.clone())
+            .status(EventStatus::Held)
+            .next_attempt_at(None)
+            .build();
         assert_eq!(
             initial_delivery(&held).unwrap().status,
             DeliveryStatus::Held
         );
-        let rejected = Event {
-            status: EventStatus::Rejected,
-            ..e
-        };
+        let rejected = EventBuilder::from(e).status(EventStatus::Rejected).build();
         assert_eq!(initial_delivery(&rejected), None);
     }
 

@@ -167,7 +167,7 @@ impl DocCipher {
         }
         r.verification_secret = r.verification_secret.as_deref().map(|s| self.seal(s));
         r.signing_secret = self.seal(&r.signing_secret);
-        for p in &mut r.provider.previous_signing_secrets {
+        for p in &mut r.previous_signing_secrets {
             p.secret = self.seal(&p.secret);
         }
         r
@@ -179,7 +179,7 @@ impl DocCipher {
         }
         r.verification_secret = r.verification_secret.map(|s| self.open(&s)).transpose()?;
         r.signing_secret = self.open(&r.signing_secret)?;
-        for p in &mut r.provider.previous_signing_secrets {
+        for p in &mut r.previous_signing_secrets {
             p.secret = self.open(&p.secret)?;
         }
         Ok(r)

@@ -140,6 +140,7 @@ impl PresetWebhook {
                     registration_url: None,
                     method: None,
                     sample: None,
+                    provider_api: None,
                 },
                 Some(r) => {
                     let api = ProviderApi {
@@ -148,15 +149,12 @@ impl PresetWebhook {
                         update: r.update.clone(),
                         deregister: r.deregister.clone(),
                     };
-                    let sample = RequestTemplate {
-                        provider_api: Some(Box::new(api)),
-                        ..r.sample.clone()
-                    };
                     WebhookEnv {
                         slug: slug.clone(),
                         registration_url: Some(r.url.clone()),
                         method: Some(r.method),
-                        sample: Some(sample),
+                        sample: Some(r.sample.clone()),
+                        provider_api: Some(api),
                     }
                 }
             })
@@ -198,7 +196,7 @@ mod tests {
                         p.preset
                     );
                     let envs = w.envs(&p.envs);
-                    let api = envs[0].provider_api().expect("api kept");
+                    let api = envs[0].provider_api.as_ref().expect("api kept");
                     hookline_core::provider::validate_api(api)
                         .unwrap_or_else(|e| panic!("{}: {e}", p.preset));
                     assert!(r.url.starts_with('/'), "{}: relative URL", p.preset);

@@ -143,7 +143,7 @@ impl CallContext<'_> {
     }
 
     fn api(&self) -> ProviderApi {
-        self.env.provider_api().cloned().unwrap_or_default()
+        self.env.provider_api.clone().unwrap_or_default()
     }
 
     fn build(

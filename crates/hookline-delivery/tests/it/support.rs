@@ -7,13 +7,13 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use hookline_core::event::{Event, EventStatus, Payload};
-use hookline_core::ids::{new_id, new_signing_secret, LinkId};
+use hookline_core::ids::{new_id, new_signing_secret};
 use hookline_core::model::{
     App, AppEnv, AppWebhook, Auth, Connection, ConnectionEnv, HttpMethod, Product, ProductEnv,
-    ProviderRegistration, Receiver, Registration, WebhookEnv,
+    Receiver, Registration,
 };
-use hookline_core::names::{EnvSlug, Tag};
 use hookline_core::retry::RetrySchedule;
+use hookline_core::testing::{EventBuilder, RegistrationBuilder, WebhookEnvBuilder};
 use hookline_core::time::Millis;
 use hookline_delivery::{build_client, DeliveryConfig, OutboundGuard};
 use hookline_store::{DynStore, SqliteOptions, SqliteStore};
@@ -235,13 +235,7 @@ async fn answer(State(state): State<Arc<ReceiverState>>, req: Request) -> Respon
 
 // --- store and domain values ---------------------------------------------
 
-pub fn tag(s: &str) -> Tag {
-    Tag::parse(s).unwrap()
-}
-
-pub fn env(s: &str) -> EnvSlug {
-    EnvSlug::parse(s).unwrap()
-}
+pub use hookline_core::testing::{env, tag};
 
 /// A fresh SQLite store in its own directory (kept alive by the `TempDir`).
 pub async fn sqlite_store() -> (DynStore, tempfile::TempDir) {
@@ -289,12 +283,7 @@ pub async fn seed(
         name: "Orders".into(),
         description: None,
         verification: Default::default(),
-        envs: vec![WebhookEnv {
-            slug: env("prd"),
-            registration_url: None,
-            method: None,
-            sample: None,
-        }],
+        envs: vec![WebhookEnvBuilder::new("prd").build()],
         events: Vec::new(),
         created_at: now,
         updated_at: now,
@@ -326,27 +315,18 @@ pub async fn seed(
         updated_at: now,
     };
     store.insert_connection(&connection).await.unwrap();
-    let reg = Registration {
-        id: new_id("reg"),
-        product_id: product.id.clone(),
-        product_tag: product.tag.clone(),
-        access_tag: connection.access_tag.clone(),
-        app_tag: app.tag.clone(),
-        webhook_id: webhook.id.clone(),
-        webhook_tag: webhook.tag.clone(),
-        event: None,
-        env: env("prd"),
-        app_env: env("prd"),
-        link_id: LinkId::generate(),
-        receiver,
-        verification_secret: None,
-        signing_secret: new_signing_secret(),
-        provider: ProviderRegistration::default(),
-        retry_schedule: schedule,
-        active: true,
-        created_at: now,
-        updated_at: now,
-    };
+    let reg = RegistrationBuilder::new()
+        .product(&product.id, product.tag.as_str())
+        .access_tag(connection.access_tag.as_str())
+        .app_tag(app.tag.as_str())
+        .webhook(&webhook.id, webhook.tag.as_str())
+        .receiver(receiver)
+        .verification_secret(None)
+        .signing_secret(&new_signing_secret())
+        .retry_schedule(schedule)
+        .created_at(now)
+        .updated_at(now)
+        .build();
     store
         .save_registrations(std::slice::from_ref(&reg))
         .await
@@ -357,26 +337,11 @@ pub async fn seed(
 /// A `received` event of `reg`, due now, with a JSON body.
 pub fn queued_event(reg: &Registration, body: &[u8]) -> (Event, Payload) {
     let now = Millis::now();
-    let event = Event {
-        id: new_id("evt"),
-        registration_id: reg.id.clone(),
-        product_tag: reg.product_tag.to_string(),
-        access_tag: reg.access_tag.to_string(),
-        webhook_tag: reg.webhook_tag.to_string(),
-        env: reg.env.to_string(),
-        event_type: Some("order.created".into()),
-        status: EventStatus::Received,
-        received_at: now,
-        updated_at: now,
-        verification: None,
-        provider_event_id: None,
-        attempts: 0,
-        retry_base: 0,
-        next_attempt_at: Some(now),
-        delivered_at: None,
-        last_response_status: None,
-        last_error: None,
-    };
+    let event = EventBuilder::for_registration(reg)
+        .event_type(Some("order.created"))
+        .received_at(now)
+        .due(now)
+        .build();
     let payload = Payload {
         method: "POST".into(),
         query: None,

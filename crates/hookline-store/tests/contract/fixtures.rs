@@ -3,29 +3,20 @@
 
 use hookline_core::event::{
     Attempt, AttemptError, Completion, ErrorKind, Event, EventStatus, NextStep, Payload,
-    VerificationResult,
 };
-use hookline_core::ids::{new_id, LinkId};
+use hookline_core::ids::new_id;
 use hookline_core::model::{
     App, AppEnv, AppWebhook, Auth, Connection, ConnectionEnv, HttpMethod, Product, ProductEnv,
-    ProviderRegistration, Receiver, Registration, WebhookEnv,
+    Registration,
 };
-use hookline_core::names::{EnvSlug, Tag};
+use hookline_core::testing::{verified, EventBuilder, RegistrationBuilder, WebhookEnvBuilder};
 use hookline_core::time::Millis;
 use hookline_store::Store;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-pub fn tag(s: &str) -> Tag {
-    Tag::parse(s).expect("valid tag")
-}
-
-pub fn env(s: &str) -> EnvSlug {
-    EnvSlug::parse(s).expect("valid env slug")
-}
-
-/// A fixed instant, rounded so sums stay readable; tests that need the wall
-/// clock (held-event release is "due now") use [`Millis::now`].
-pub const T0: Millis = Millis(1_700_000_000_000);
+// `T0`: a fixed instant, rounded so sums stay readable; tests that need the
+// wall clock (held-event release is "due now") use `Millis::now`.
+pub use hookline_core::testing::{env, receiver, tag, T0};
 
 pub fn at(offset_ms: i64) -> Millis {
     Millis(T0.0 + offset_ms)
@@ -62,12 +53,9 @@ pub fn webhook(app_id: &str, tag_: &str) -> AppWebhook {
         name: format!("{tag_} webhook"),
         description: None,
         verification: Default::default(),
-        envs: vec![WebhookEnv {
-            slug: env("prd"),
-            registration_url: Some("/v1/webhook_endpoints".into()),
-            method: Some(HttpMethod::Post),
-            sample: None,
-        }],
+        envs: vec![WebhookEnvBuilder::new("prd")
+            .registration("/v1/webhook_endpoints", HttpMethod::Post)
+            .build()],
         events: Vec::new(),
         created_at: created(),
         updated_at: T0,
@@ -107,37 +95,14 @@ pub fn connection(product_id: &str, app_id: &str, access_tag: &str) -> Connectio
     }
 }
 
-pub fn receiver(url: &str) -> Receiver {
-    Receiver {
-        url: url.parse().expect("url"),
-        method: HttpMethod::Post,
-        auth: Auth::default(),
-    }
-}
-
-/// A registration of product `p1`, webhook `whk_1`, env `prd`, with a receiver.
+/// A registration of product `p1`, webhook `whk_1`, env `prd`, with a
+/// receiver (the builder's defaults).
 pub fn registration(access_tag: &str, event: Option<&str>) -> Registration {
-    Registration {
-        id: new_id("reg"),
-        product_id: "prd_1".into(),
-        product_tag: tag("p1"),
-        access_tag: tag(access_tag),
-        app_tag: tag("stripe"),
-        webhook_id: "whk_1".into(),
-        webhook_tag: tag("payments"),
-        event: event.map(tag),
-        env: env("prd"),
-        app_env: env("prd"),
-        link_id: LinkId::generate(),
-        receiver: Some(receiver("https://receiver.example/hook")),
-        verification_secret: Some("whsec_provider".into()),
-        signing_secret: "whsec_signing".into(),
-        provider: ProviderRegistration::default(),
-        retry_schedule: None,
-        active: true,
-        created_at: created(),
-        updated_at: T0,
-    }
+    RegistrationBuilder::new()
+        .access_tag(access_tag)
+        .event(event)
+        .created_at(created())
+        .build()
 }
 
 /// Saves and returns a registration that can deliver.
@@ -150,41 +115,23 @@ pub async fn saved_registration(store: &dyn Store, access_tag: &str) -> Registra
     reg
 }
 
+/// A verified `payment.succeeded` of `reg`, received at `T0`, not queued.
+pub fn event_of(reg: &Registration) -> EventBuilder {
+    EventBuilder::for_registration(reg)
+        .event_type(Some("payment.succeeded"))
+        .verification(Some(verified("stripe")))
+}
+
 pub fn event(reg: &Registration, status: EventStatus, received_at: Millis) -> Event {
-    Event {
-        id: new_id("evt"),
-        registration_id: reg.id.clone(),
-        product_tag: reg.product_tag.to_string(),
-        access_tag: reg.access_tag.to_string(),
-        webhook_tag: reg.webhook_tag.to_string(),
-        env: reg.env.to_string(),
-        event_type: Some("payment.succeeded".into()),
-        status,
-        received_at,
-        updated_at: received_at,
-        verification: Some(VerificationResult {
-            scheme: "stripe".into(),
-            ok: true,
-            code: None,
-            message: None,
-            received_body_bytes: None,
-        }),
-        provider_event_id: None,
-        attempts: 0,
-        retry_base: 0,
-        next_attempt_at: None,
-        delivered_at: None,
-        last_response_status: None,
-        last_error: None,
-    }
+    event_of(reg)
+        .status(status)
+        .received_at(received_at)
+        .build()
 }
 
 /// A `received` event due at `due`.
 pub fn queued(reg: &Registration, due: Millis) -> Event {
-    Event {
-        next_attempt_at: Some(due),
-        ..event(reg, EventStatus::Received, due)
-    }
+    event_of(reg).received_at(due).due(due).build()
 }
 
 pub fn payload(body: &[u8]) -> Payload {

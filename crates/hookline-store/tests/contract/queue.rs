@@ -3,6 +3,7 @@
 use crate::fixtures::*;
 use anyhow::Result;
 use hookline_core::event::{Event, EventStatus, NextStep};
+use hookline_core::testing::EventBuilder;
 use hookline_core::time::Millis;
 use hookline_store::{Requeue, Store};
 
@@ -307,13 +308,12 @@ pub async fn requeue_rules(s: &dyn Store) -> Result<()> {
         );
     }
 
-    let want = Event {
-        status: EventStatus::Received,
-        next_attempt_at: Some(at(500)),
-        retry_base: 3,
-        updated_at: at(500),
-        ..delivered.clone()
-    };
+    let want = EventBuilder::from(delivered.clone())
+        .status(EventStatus::Received)
+        .due(at(500))
+        .retry_base(3)
+        .updated_at(at(500))
+        .build();
     assert_eq!(
         s.requeue_event(&delivered.id, at(500)).await?,
         Requeue::Queued(want.clone())

@@ -17,17 +17,19 @@ pub async fn expired_events_are_deleted_in_batches(s: &dyn Store) -> Result<()> 
         old(EventStatus::Rejected),
         old(EventStatus::Held),
         queued(&reg, at(1_000)),
-        Event {
-            next_attempt_at: Some(at(900_000)),
-            ..old(EventStatus::Delivering)
-        },
+        event_of(&reg)
+            .status(EventStatus::Delivering)
+            .received_at(at(1_000))
+            .due(at(900_000))
+            .build(),
     ];
     // Finished, but not old enough; `updated_at` counts, not `received_at`.
     let recent = event(&reg, EventStatus::Delivered, cutoff);
-    let replayed_late = Event {
-        updated_at: at(200_000),
-        ..old(EventStatus::Failed)
-    };
+    let replayed_late = event_of(&reg)
+        .status(EventStatus::Failed)
+        .received_at(at(1_000))
+        .updated_at(at(200_000))
+        .build();
     let mut all = old_delivered.clone();
     all.push(old_failed.clone());
     all.extend(keep_old.iter().cloned());

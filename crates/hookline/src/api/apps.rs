@@ -306,7 +306,6 @@ fn template(t: RequestTemplateWire) -> RequestTemplate {
         query: t.query,
         params: t.params,
         body: t.body,
-        provider_api: None,
     }
 }
 
@@ -370,17 +369,12 @@ fn webhook_env(e: WebhookEnvWire) -> Result<WebhookEnv> {
         hookline_core::provider::validate_api(api)
             .map_err(|m| Error::invalid("invalid_registration", format!("env `{slug}`: {m}")))?;
     }
-    let mut sample = e.sample.map(template);
-    if let Some(api) = api {
-        sample
-            .get_or_insert_with(RequestTemplate::default)
-            .provider_api = Some(Box::new(api));
-    }
     Ok(WebhookEnv {
         slug,
         registration_url: e.registration_url,
         method: e.method.map(|m| method(Some(m))).transpose()?,
-        sample,
+        sample: e.sample.map(template),
+        provider_api: api,
     })
 }
 
@@ -388,7 +382,7 @@ fn webhook_env(e: WebhookEnvWire) -> Result<WebhookEnv> {
 /// (the catalog checks the registration URL itself the same way).
 fn check_provider_urls(app: &App, input: &NewWebhook) -> Result<()> {
     for e in &input.envs {
-        let (Some(api), Some(app_env)) = (e.provider_api(), app.env(&e.slug)) else {
+        let (Some(api), Some(app_env)) = (&e.provider_api, app.env(&e.slug)) else {
             continue;
         };
         for (field, call) in [("update", &api.update), ("deregister", &api.deregister)] {
@@ -408,20 +402,15 @@ fn check_provider_urls(app: &App, input: &NewWebhook) -> Result<()> {
 }
 
 fn webhook_env_wire(e: WebhookEnv) -> WebhookEnvWire {
-    let (sample, api) = match e.sample {
-        Some(mut t) => {
-            let api = t.provider_api.take();
-            let empty = t == RequestTemplate::default();
-            ((!empty || api.is_none()).then(|| template_wire(t)), api)
-        }
-        None => (None, None),
-    };
+    // With a `registration`, an empty template is not shown (it sends what
+    // none does), as when the spec was stored inside the template.
+    let shown = |t: &RequestTemplate| e.provider_api.is_none() || *t != RequestTemplate::default();
     WebhookEnvWire {
         slug: e.slug.to_string(),
         registration_url: e.registration_url,
         method: e.method.map(|m| m.to_string()),
-        sample,
-        registration: api.map(|a| ProviderApiWire {
+        sample: e.sample.filter(shown).map(template_wire),
+        registration: e.provider_api.map(|a| ProviderApiWire {
             id_path: a.id_path,
             secret_path: a.secret_path,
             update: a.update.map(provider_call_wire),

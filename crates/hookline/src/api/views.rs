@@ -208,8 +208,7 @@ impl RegistrationView {
             signing_secret: r.signing_secret.clone(),
             previous_signing_secrets: {
                 let now = Millis::now();
-                r.provider
-                    .previous_signing_secrets
+                r.previous_signing_secrets
                     .iter()
                     .filter(|p| p.expires_at > now)
                     .map(|p| PreviousSecretView {

@@ -133,6 +133,7 @@ impl Target<'_> {
             receiver: None,
             verification_secret: None,
             signing_secret: new_signing_secret(),
+            previous_signing_secrets: Vec::new(),
             provider: ProviderRegistration::default(),
             retry_schedule: None,
             active: true,
@@ -143,8 +144,7 @@ impl Target<'_> {
         reg.active = true;
         reg.updated_at = now;
         // A webhook the provider still has keeps its id (and its status);
-        // otherwise the state is reset field by field, which keeps the
-        // rotated-out signing secrets that live in the same struct.
+        // otherwise the state is reset.
         if reg.provider.provider_id.is_none() {
             let p = &mut reg.provider;
             p.status = provider_status;
