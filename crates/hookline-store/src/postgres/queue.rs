@@ -10,11 +10,11 @@
 
 use super::PgStore;
 use crate::codec::{delivery_columns, event_columns, open_claimed, AttemptValues, DeliveryRow};
-use crate::rules::{assemble_claims, completion_update, SUMMARIZE_HEAD, SUMMARIZE_TAIL};
-use crate::sql::claims::{loaded_event, loaded_registration};
+use crate::rules::{completion_update, SUMMARIZE_HEAD, SUMMARIZE_TAIL};
+use crate::sql::claims::{claims, loaded_event, loaded_registration, ClaimReads, LoadedEvent};
 use crate::{Claimed, QueueStore, Result};
 use async_trait::async_trait;
-use hookline_core::event::{Completion, Delivery, DeliveryStatus, Event, Payload};
+use hookline_core::event::{Completion, Delivery, DeliveryStatus};
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
 use sqlx::PgConnection;
@@ -83,102 +83,64 @@ pub(super) async fn claim_due(
         return Ok(Vec::new());
     }
 
-    let mut deliveries = rows
-        .into_iter()
-        .map(Delivery::try_from)
-        .collect::<Result<Vec<_>>>()?;
-    // RETURNING has no defined order.
-    deliveries.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+    claims(&mut &*s, owner, rows).await
+}
 
-    let mut event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
-    event_ids.sort_unstable();
-    event_ids.dedup();
-    let events = load_events(s, &event_ids).await?;
-    let mut reg_ids: Vec<&str> = deliveries
-        .iter()
-        .map(|d| d.registration_id.as_str())
-        .collect();
-    reg_ids.sort_unstable();
-    reg_ids.dedup();
-    let registrations = load_registrations(s, &reg_ids).await?;
-
-    let (claimed, undeliverable) = assemble_claims(deliveries, &events, &registrations);
-    if !undeliverable.is_empty() {
-        fail_undeliverable(s, owner, &undeliverable).await?;
+impl ClaimReads for &PgStore {
+    async fn events(&mut self, ids: &[&str]) -> Result<HashMap<String, LoadedEvent>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            ", p.method, p.query, p.headers, p.body \
+             FROM events LEFT JOIN event_payloads p ON p.event_id = events.id \
+             WHERE events.id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(loaded_event).collect()
     }
-    Ok(claimed)
-}
 
-/// Events with their payloads by id (see [`loaded_event`]).
-async fn load_events(
-    s: &PgStore,
-    ids: &[&str],
-) -> Result<HashMap<String, Result<(Event, Payload), String>>> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        event_columns!(),
-        ", p.method, p.query, p.headers, p.body \
-         FROM events LEFT JOIN event_payloads p ON p.event_id = events.id \
-         WHERE events.id = ANY($1)"
-    ))
-    .bind(ids)
-    .fetch_all(&s.pool)
-    .await?;
-    rows.iter().map(loaded_event).collect()
-}
-
-/// Registrations by id (see [`loaded_registration`]).
-async fn load_registrations(
-    s: &PgStore,
-    ids: &[&str],
-) -> Result<HashMap<String, Result<Registration, String>>> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, doc FROM registrations WHERE id = ANY($1)")
-            .bind(ids)
-            .fetch_all(&s.pool)
-            .await?;
-    Ok(rows.into_iter().map(loaded_registration).collect())
-}
-
-/// Marks claimed deliveries that can never be made as failed, with the
-/// reason, instead of returning an error: an error would leave them leased,
-/// to be claimed (and fail the whole batch) again and again.
-async fn fail_undeliverable(
-    s: &PgStore,
-    owner: &str,
-    deliveries: &[(Delivery, String)],
-) -> Result<()> {
-    for (d, why) in deliveries {
-        tracing::error!(
-            event_id = %d.event_id, delivery_id = %d.id, reason = %why,
-            "delivery cannot be made; marked failed"
-        );
+    async fn registrations(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, std::result::Result<Registration, String>>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, doc FROM registrations WHERE id = ANY($1)")
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(loaded_registration).collect())
     }
-    let (ids, reasons): (Vec<&str>, Vec<String>) = deliveries
-        .iter()
-        .map(|(d, why)| (d.id.as_str(), format!("cannot be delivered: {why}")))
-        .unzip();
-    let event_ids: Vec<&str> = deliveries
-        .iter()
-        .map(|(d, _)| d.event_id.as_str())
-        .collect();
-    let mut tx = s.pool.begin().await?;
-    sqlx::query(
-        "UPDATE deliveries d SET status = $1, next_attempt_at = NULL, lease_owner = NULL, \
-           lease_until = NULL, last_error = u.reason, updated_at = $2 \
-         FROM UNNEST($3::text[], $4::text[]) AS u(id, reason) \
-         WHERE d.id = u.id AND d.lease_owner = $5",
-    )
-    .bind(DeliveryStatus::Failed.as_str())
-    .bind(Millis::now().0)
-    .bind(ids)
-    .bind(reasons)
-    .bind(owner)
-    .execute(&mut *tx)
-    .await?;
-    summarize(&mut tx, &event_ids).await?;
-    tx.commit().await?;
-    Ok(())
+
+    async fn fail_undeliverable(
+        &mut self,
+        owner: &str,
+        failed: &[(Delivery, String)],
+    ) -> Result<()> {
+        let (ids, reasons): (Vec<&str>, Vec<String>) = failed
+            .iter()
+            .map(|(d, why)| (d.id.as_str(), format!("cannot be delivered: {why}")))
+            .unzip();
+        let event_ids: Vec<&str> = failed.iter().map(|(d, _)| d.event_id.as_str()).collect();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE deliveries d SET status = $1, next_attempt_at = NULL, lease_owner = NULL, \
+               lease_until = NULL, last_error = u.reason, updated_at = $2 \
+             FROM UNNEST($3::text[], $4::text[]) AS u(id, reason) \
+             WHERE d.id = u.id AND d.lease_owner = $5",
+        )
+        .bind(DeliveryStatus::Failed.as_str())
+        .bind(Millis::now().0)
+        .bind(ids)
+        .bind(reasons)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        summarize(&mut tx, &event_ids).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// Records the attempts, then moves each delivery whose lease the

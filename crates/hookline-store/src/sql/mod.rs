@@ -16,9 +16,11 @@
 //! few words of dialect in [`Dialect`]. A backend states those choices
 //! once, as its [`Backend`] implementation.
 //!
-//! The events, the queue, their statistics and batch inserts are not here:
-//! there the backends differ in more than words (SQLite's multi-statement
-//! commands, PostgreSQL's `UNNEST` arrays and `SKIP LOCKED` claims).
+//! Events are here too ([`events`]: listing, counting, replay, retention,
+//! traffic), and what a claim reads back ([`claims`]). The claims
+//! themselves, completions and batch inserts are not: there the backends
+//! differ in more than words (SQLite's multi-statement commands,
+//! PostgreSQL's `UNNEST` arrays and `SKIP LOCKED` claims).
 
 pub(crate) mod background;
 pub(crate) mod claims;

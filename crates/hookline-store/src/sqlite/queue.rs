@@ -11,13 +11,11 @@ use super::SqliteStore;
 use crate::codec::{
     attempt_columns, delivery_columns, event_columns, open_claimed, AttemptValues, DeliveryRow,
 };
-use crate::rules::{
-    assemble_claims, completion_update, CompletionUpdate, SUMMARIZE_HEAD, SUMMARIZE_TAIL,
-};
-use crate::sql::claims::{loaded_event, loaded_registration};
+use crate::rules::{completion_update, CompletionUpdate, SUMMARIZE_HEAD, SUMMARIZE_TAIL};
+use crate::sql::claims::{claims, loaded_event, loaded_registration, ClaimReads, LoadedEvent};
 use crate::{Claimed, QueueStore, Result};
 use async_trait::async_trait;
-use hookline_core::event::{Completion, Delivery, DeliveryStatus, Event, Payload};
+use hookline_core::event::{Completion, Delivery, DeliveryStatus};
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
 use sqlx::{Connection, FromRow, QueryBuilder, Sqlite, SqliteConnection};
@@ -31,11 +29,7 @@ const IN_CHUNK: usize = 500;
 pub(super) fn summarize<'a>(qb: &mut QueryBuilder<'a, Sqlite>, event_ids: &[&'a str]) {
     for chunk in event_ids.chunks(IN_CHUNK) {
         qb.push(SUMMARIZE_HEAD).push("d.event_id IN (");
-        let mut list = qb.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        list.push_unseparated(")");
+        push_in_list(qb, chunk);
         qb.push(SUMMARIZE_TAIL).push("; ");
     }
 }
@@ -110,115 +104,81 @@ pub(super) async fn claim_due(
         return Ok(Vec::new());
     }
 
-    let mut deliveries = rows
-        .into_iter()
-        .map(Delivery::try_from)
-        .collect::<Result<Vec<_>>>()?;
-    // RETURNING has no defined order.
-    deliveries.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
-
-    let mut event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
-    event_ids.sort_unstable();
-    event_ids.dedup();
-    let events = load_events(&mut conn, &event_ids).await?;
-    let mut reg_ids: Vec<&str> = deliveries
-        .iter()
-        .map(|d| d.registration_id.as_str())
-        .collect();
-    reg_ids.sort_unstable();
-    reg_ids.dedup();
-    let registrations = load_registrations(&mut conn, &reg_ids).await?;
-
-    let (claimed, undeliverable) = assemble_claims(deliveries, &events, &registrations);
-    if !undeliverable.is_empty() {
-        fail_undeliverable(&mut conn, owner, &undeliverable).await?;
-    }
-    Ok(claimed)
+    claims(&mut *conn, owner, rows).await
 }
 
-/// Events with their payloads by id (see [`loaded_event`]).
-async fn load_events(
-    conn: &mut SqliteConnection,
-    ids: &[&str],
-) -> Result<HashMap<String, Result<(Event, Payload), String>>> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(IN_CHUNK) {
-        let mut qb = QueryBuilder::<Sqlite>::new(concat!(
-            "SELECT ",
-            event_columns!(),
-            ", p.method, p.query, p.headers, p.body \
-             FROM events LEFT JOIN event_payloads p ON p.event_id = events.id \
-             WHERE events.id IN ("
-        ));
-        let mut list = qb.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        list.push_unseparated(")");
-        for row in qb.build().fetch_all(&mut *conn).await? {
-            let (id, loaded) = loaded_event(&row)?;
-            out.insert(id, loaded);
-        }
+/// Appends `(id, id, …)` of `ids` to `qb`.
+fn push_in_list<'a>(qb: &mut QueryBuilder<'a, Sqlite>, ids: &[&'a str]) {
+    let mut list = qb.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
     }
-    Ok(out)
+    list.push_unseparated(")");
 }
 
-/// Registrations by id (see [`loaded_registration`]).
-async fn load_registrations(
-    conn: &mut SqliteConnection,
-    ids: &[&str],
-) -> Result<HashMap<String, Result<Registration, String>>> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(IN_CHUNK) {
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT id, doc FROM registrations WHERE id IN (");
-        let mut list = qb.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
+impl ClaimReads for SqliteConnection {
+    async fn events(&mut self, ids: &[&str]) -> Result<HashMap<String, LoadedEvent>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(concat!(
+                "SELECT ",
+                event_columns!(),
+                ", p.method, p.query, p.headers, p.body \
+                 FROM events LEFT JOIN event_payloads p ON p.event_id = events.id \
+                 WHERE events.id IN ("
+            ));
+            push_in_list(&mut qb, chunk);
+            for row in qb.build().fetch_all(&mut *self).await? {
+                let (id, loaded) = loaded_event(&row)?;
+                out.insert(id, loaded);
+            }
         }
-        list.push_unseparated(")");
-        let rows: Vec<(String, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-        out.extend(rows.into_iter().map(loaded_registration));
+        Ok(out)
     }
-    Ok(out)
-}
 
-/// Marks claimed deliveries that can never be made as failed, with the
-/// reason, instead of returning an error: an error would leave them leased,
-/// to be claimed (and fail the whole batch) again and again.
-async fn fail_undeliverable(
-    conn: &mut SqliteConnection,
-    owner: &str,
-    deliveries: &[(Delivery, String)],
-) -> Result<()> {
-    let now = Millis::now();
-    let mut tx = conn.begin().await?;
-    for (d, why) in deliveries {
-        tracing::error!(
-            event_id = %d.event_id, delivery_id = %d.id, reason = %why,
-            "delivery cannot be made; marked failed"
-        );
-        sqlx::query(
-            "UPDATE deliveries SET status = ?, next_attempt_at = NULL, lease_owner = NULL, \
-               lease_until = NULL, last_error = ?, updated_at = ? \
-             WHERE id = ? AND lease_owner = ?",
-        )
-        .bind(DeliveryStatus::Failed.as_str())
-        .bind(format!("cannot be delivered: {why}"))
-        .bind(now.0)
-        .bind(&d.id)
-        .bind(owner)
-        .execute(&mut *tx)
-        .await?;
+    async fn registrations(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, std::result::Result<Registration, String>>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("SELECT id, doc FROM registrations WHERE id IN (");
+            push_in_list(&mut qb, chunk);
+            let rows: Vec<(String, String)> = qb.build_query_as().fetch_all(&mut *self).await?;
+            out.extend(rows.into_iter().map(loaded_registration));
+        }
+        Ok(out)
     }
-    let ids: Vec<&str> = deliveries
-        .iter()
-        .map(|(d, _)| d.event_id.as_str())
-        .collect();
-    let mut qb = QueryBuilder::<Sqlite>::new("");
-    summarize(&mut qb, &ids);
-    qb.build().execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(())
+
+    async fn fail_undeliverable(
+        &mut self,
+        owner: &str,
+        failed: &[(Delivery, String)],
+    ) -> Result<()> {
+        let now = Millis::now();
+        let mut tx = self.begin().await?;
+        for (d, why) in failed {
+            sqlx::query(
+                "UPDATE deliveries SET status = ?, next_attempt_at = NULL, lease_owner = NULL, \
+                   lease_until = NULL, last_error = ?, updated_at = ? \
+                 WHERE id = ? AND lease_owner = ?",
+            )
+            .bind(DeliveryStatus::Failed.as_str())
+            .bind(format!("cannot be delivered: {why}"))
+            .bind(now.0)
+            .bind(&d.id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let ids: Vec<&str> = failed.iter().map(|(d, _)| d.event_id.as_str()).collect();
+        let mut qb = QueryBuilder::<Sqlite>::new("");
+        summarize(&mut qb, &ids);
+        qb.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// Completions per statement: 9 bound values each, far below SQLite's limit.
