@@ -8,12 +8,6 @@ use hookline_store::{EventFilter, Store, StoreError};
 use std::collections::HashSet;
 
 /// Stores `e` alone, with a payload.
-async fn insert_one(s: &dyn Store, e: &Event) -> Result<()> {
-    s.insert_events(&with_payloads(std::slice::from_ref(e)))
-        .await?;
-    Ok(())
-}
-
 pub async fn insert_batch_and_get_exact_bytes(s: &dyn Store) -> Result<()> {
     let reg = saved_registration(s, "main").await;
     let mut e1 = queued(&reg, at(10));

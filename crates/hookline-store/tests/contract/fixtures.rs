@@ -129,6 +129,13 @@ pub fn event(reg: &Registration, status: EventStatus, received_at: Millis) -> Ev
         .build()
 }
 
+/// Stores one event with its payload.
+pub async fn insert_one(s: &dyn Store, e: &Event) -> anyhow::Result<()> {
+    s.insert_events(&with_payloads(std::slice::from_ref(e)))
+        .await?;
+    Ok(())
+}
+
 /// A `received` event due at `due`.
 pub fn queued(reg: &Registration, due: Millis) -> Event {
     event_of(reg).received_at(due).due(due).build()

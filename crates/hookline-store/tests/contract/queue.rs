@@ -114,8 +114,7 @@ pub async fn claim_respects_limit_and_due_order(s: &dyn Store) -> Result<()> {
 pub async fn complete_is_fenced_by_lease_owner(s: &dyn Store) -> Result<()> {
     let reg = saved_registration(s, "main").await;
     let e = queued(&reg, at(0));
-    s.insert_events(&with_payloads(std::slice::from_ref(&e)))
-        .await?;
+    insert_one(s, &e).await?;
 
     assert_eq!(
         claim_ids(s, "A", at(0), at(1_000), 1).await?,
@@ -164,8 +163,7 @@ pub async fn complete_is_fenced_by_lease_owner(s: &dyn Store) -> Result<()> {
 pub async fn retry_is_claimable_only_when_due(s: &dyn Store) -> Result<()> {
     let reg = saved_registration(s, "main").await;
     let e = queued(&reg, at(0));
-    s.insert_events(&with_payloads(std::slice::from_ref(&e)))
-        .await?;
+    insert_one(s, &e).await?;
     assert_eq!(
         claim_ids(s, "A", at(0), at(30_000), 1).await?,
         vec![e.id.clone()]
