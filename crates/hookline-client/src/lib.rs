@@ -1,7 +1,7 @@
 //! A Rust client for Hookline's management API: apps and their webhooks,
 //! presets, products and connected apps, the seed calls (`enable`, both
 //! `generateLink` forms, `disable`, `fetchAllForProductApp`), registrations,
-//! events (search, inspect, replay) and the live event stream.
+//! events (search, inspect, replay one or in bulk) and the live event stream.
 //!
 //! # Layout
 //! - this file: [`Client`] (one method per endpoint) and [`Error`].
@@ -456,6 +456,24 @@ impl Client {
             .await
     }
 
+    /// Starts a bulk replay of every event matching `replay.filter` received
+    /// until now, oldest first, at `replay.rate` events per second.
+    pub async fn create_replay(&self, replay: &NewReplay) -> Result<ReplayJob, Error> {
+        self.send_json(Method::POST, &["replays"], replay).await
+    }
+
+    /// How many events [`Self::create_replay`] would go through now; starts
+    /// nothing.
+    pub async fn preview_replay(&self, replay: &NewReplay) -> Result<ReplayPreview, Error> {
+        self.send_json(Method::POST, &["replays", "preview"], replay)
+            .await
+    }
+
+    /// A bulk replay's progress.
+    pub async fn get_replay(&self, id: &str) -> Result<ReplayJob, Error> {
+        self.get(&["replays", id]).await
+    }
+
     /// Opens the live event stream (server-sent events): a `ready` message,
     /// then an `event` message for each new event matching the filters and
     /// for each change of an unfinished one (so an id may come several
@@ -528,6 +546,53 @@ mod tests {
         );
         assert!(Client::new("ftp://x", "k").is_err());
         assert!(Client::new("not a url", "k").is_err());
+    }
+
+    #[test]
+    fn the_filter_is_sent_as_before() {
+        let filter = EventFilter {
+            product: Some("shop".into()),
+            status: Some("failed".into()),
+            since: Some("2026-01-01T00:00:00Z".into()),
+            ..EventFilter::default()
+        };
+        fn query<T: Serialize>(q: &T) -> String {
+            let req = reqwest::Client::new().get("http://x/").query(q);
+            req.build().unwrap().url().query().unwrap().to_owned()
+        }
+        let list = EventQuery {
+            filter: filter.clone(),
+            limit: Some(5),
+            cursor: None,
+        };
+        assert_eq!(
+            query(&list),
+            "product=shop&status=failed&since=2026-01-01T00%3A00%3A00Z&limit=5"
+        );
+        let stream = StreamQuery {
+            filter: filter.clone(),
+            after: Some("evt_1".into()),
+        };
+        assert_eq!(
+            query(&stream),
+            "product=shop&status=failed&since=2026-01-01T00%3A00%3A00Z&after=evt_1"
+        );
+        let replay = NewReplay {
+            filter,
+            rate: Some(3),
+        };
+        assert_eq!(
+            serde_json::to_value(&replay).unwrap(),
+            serde_json::json!({"product": "shop", "status": "failed", "since": "2026-01-01T00:00:00Z", "rate": 3})
+        );
+        // A job's filter as the server shows it, unset fields `null`.
+        let job: ReplayJob = serde_json::from_value(serde_json::json!({
+            "id": "rpl_1", "status": "running", "rate": 3, "total": 2,
+            "filter": {"product": "shop", "access_tag": null, "status": "failed", "since": null}
+        }))
+        .unwrap();
+        assert_eq!(job.filter.product.as_deref(), Some("shop"));
+        assert_eq!(job.filter.access_tag, None);
     }
 
     #[test]

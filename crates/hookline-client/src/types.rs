@@ -434,29 +434,45 @@ pub struct RegistrationPatch {
 
 // --- events ---------------------------------------------------------------
 
-/// Filters of `GET /api/v1/events` (and of the event stream).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct EventQuery {
+/// Which events: the filter of `GET /api/v1/events`, of the event stream
+/// and of bulk replays; every field narrows the result. Also how a bulk
+/// replay shows its filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EventFilter {
+    /// Product tag.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_tag: Option<String>,
+    /// Webhook tag.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook: Option<String>,
+    /// Event name found by the webhook's selectors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
+    /// `received`, `delivering`, `delivered`, `failed`, `rejected` or `held`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// Registration id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration: Option<String>,
-    /// RFC 3339.
+    /// Received at or after (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
-    /// RFC 3339.
+    /// Received before (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
+}
+
+/// A page of `GET /api/v1/events`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EventQuery {
+    #[serde(flatten)]
+    pub filter: EventFilter,
+    /// Page size, 1–500 (server default 50).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -464,32 +480,61 @@ pub struct EventQuery {
     pub cursor: Option<String>,
 }
 
-/// Filters of the live event stream (`GET /api/v1/events/stream`).
+/// The live event stream (`GET /api/v1/events/stream`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StreamQuery {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub product: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_tag: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub webhook: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub env: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub registration: Option<String>,
-    /// RFC 3339.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub since: Option<String>,
-    /// RFC 3339.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub until: Option<String>,
+    #[serde(flatten)]
+    pub filter: EventFilter,
     /// Start after this event id (default: from a few seconds ago).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+}
+
+/// A bulk replay to start (`POST /api/v1/replays`) or preview.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NewReplay {
+    #[serde(flatten)]
+    pub filter: EventFilter,
+    /// Events per second, 1 to the server's `replay.rate` (its default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u32>,
+}
+
+/// A bulk replay and its progress.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReplayJob {
+    pub id: String,
+    /// `running`, `completed` or `cancelled`.
+    pub status: String,
+    pub filter: EventFilter,
+    /// Events per second.
+    pub rate: u32,
+    /// Events that matched when the job was created.
+    pub total: u64,
+    /// Events queued again so far.
+    pub replayed: u64,
+    /// Matching events that could not be replayed (rejected, held, already
+    /// queued, or being delivered at that moment).
+    pub skipped: u64,
+    /// `(replayed + skipped) / total`, 0–1 (1 once completed).
+    pub progress: f64,
+    /// Id of the last event handled; the job resumes after it.
+    pub cursor: Option<String>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// How many events a bulk replay would go through.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReplayPreview {
+    /// Events the filter matches now.
+    pub matching: u64,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// A received event, as listed.

@@ -60,13 +60,14 @@ mod traits;
 use hookline_core::event::{Delivery, DeliveryStatus, Event, EventStatus, Payload};
 use hookline_core::model::Registration;
 use hookline_core::time::Millis;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::StoreError;
 pub use monitor::{
-    QueueStats, RegistrationHealth, RegistrationLoad, ReplayFilter, ReplayJob, ReplayStatus,
-    Traffic, TrafficBucket, TrafficQuery,
+    QueueStats, RegistrationHealth, RegistrationLoad, ReplayJob, ReplayStatus, Traffic,
+    TrafficBucket, TrafficQuery,
 };
 pub use postgres::{PgOptions, PgStore};
 pub use sealed::{DocCipher, KeyCheck};
@@ -133,8 +134,14 @@ pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<DynStore> {
     }
 }
 
-/// Filters for listing events; every field narrows the result.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Which events: the one filter for listing, counting, streaming and bulk
+/// replays; every field narrows the result.
+///
+/// A replay job stores it as JSON (see [`ReplayJob::filter`]), so the field
+/// names are a stored format: jobs written by earlier versions, without
+/// newer fields, still read (`default`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EventFilter {
     pub product_tag: Option<String>,
     pub access_tag: Option<String>,
@@ -148,9 +155,15 @@ pub struct EventFilter {
     /// Received strictly before.
     pub until: Option<Millis>,
     /// Cursor: only events with an id strictly less than this (newest first).
+    /// A replay job sets it when created to an event id minted then, so that
+    /// events received after the job was created are not part of it (see
+    /// `hookline::service::ReplayJobs::create`); `None` in jobs stored before
+    /// it existed, whose `until` was capped instead.
     pub before_id: Option<String>,
     /// Page size, capped at [`rules::MAX_LIST_LIMIT`]; 0 means
-    /// [`rules::DEFAULT_LIST_LIMIT`].
+    /// [`rules::DEFAULT_LIST_LIMIT`]. Not stored with a replay job: its
+    /// runner picks a page size per step.
+    #[serde(skip)]
     pub limit: u32,
 }
 

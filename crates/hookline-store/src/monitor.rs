@@ -5,7 +5,6 @@
 //! [`ReplayJobStore`](crate::ReplayJobStore).
 
 use crate::EventFilter;
-use hookline_core::event::EventStatus;
 use hookline_core::time::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -86,46 +85,6 @@ pub struct RegistrationHealth {
     pub oldest_backlog_received_at: Option<Millis>,
 }
 
-/// The filter of a bulk replay, kept with its job.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ReplayFilter {
-    pub product_tag: Option<String>,
-    pub access_tag: Option<String>,
-    pub webhook_tag: Option<String>,
-    pub event_type: Option<String>,
-    pub env: Option<String>,
-    pub status: Option<EventStatus>,
-    pub registration_id: Option<String>,
-    pub since: Option<Millis>,
-    pub until: Option<Millis>,
-    /// Only events with an id strictly less than this: set when the job is
-    /// created to an event id minted then, so that events received after
-    /// the job was created are not part of it (see
-    /// `hookline::service::Monitor::create_replay`). `None` in jobs stored
-    /// before it existed, whose `until` was capped instead.
-    pub before_id: Option<String>,
-}
-
-impl ReplayFilter {
-    /// The same filter for listing and counting (default page).
-    pub fn to_event_filter(&self) -> EventFilter {
-        EventFilter {
-            product_tag: self.product_tag.clone(),
-            access_tag: self.access_tag.clone(),
-            webhook_tag: self.webhook_tag.clone(),
-            event_type: self.event_type.clone(),
-            env: self.env.clone(),
-            status: self.status,
-            registration_id: self.registration_id.clone(),
-            since: self.since,
-            until: self.until,
-            before_id: self.before_id.clone(),
-            limit: 0,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplayStatus {
@@ -157,7 +116,8 @@ impl ReplayStatus {
 pub struct ReplayJob {
     pub id: String,
     pub status: ReplayStatus,
-    pub filter: ReplayFilter,
+    /// Stored as JSON; `limit` is not part of it.
+    pub filter: EventFilter,
     /// Events per second.
     pub rate: u32,
     /// Events matching the filter when the job was created.
@@ -174,4 +134,53 @@ pub struct ReplayJob {
     /// The node working on it, while its lease runs.
     pub owner: Option<String>,
     pub lease_until: Option<Millis>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookline_core::event::EventStatus;
+
+    /// A job's filter as jobs store it today (`sql::background`).
+    const STORED: &str = r#"{"product_tag":"shop","access_tag":null,"webhook_tag":null,"event_type":"invoice.paid","env":null,"status":"failed","registration_id":"reg_1","since":1700000000000,"until":1700000600000,"before_id":"evt_bound"}"#;
+
+    fn stored_filter() -> EventFilter {
+        EventFilter {
+            product_tag: Some("shop".into()),
+            event_type: Some("invoice.paid".into()),
+            status: Some(EventStatus::Failed),
+            registration_id: Some("reg_1".into()),
+            since: Some(Millis(1_700_000_000_000)),
+            until: Some(Millis(1_700_000_600_000)),
+            before_id: Some("evt_bound".into()),
+            ..EventFilter::default()
+        }
+    }
+
+    #[test]
+    fn stored_replay_filters_still_read() {
+        let f: EventFilter = serde_json::from_str(STORED).unwrap();
+        assert_eq!(f, stored_filter());
+        // Jobs stored before `before_id` existed.
+        let old = r#"{"product_tag":null,"access_tag":null,"webhook_tag":null,"event_type":null,"env":null,"status":null,"registration_id":null,"since":null,"until":1700000600000}"#;
+        let f: EventFilter = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            f,
+            EventFilter {
+                until: Some(Millis(1_700_000_600_000)),
+                ..EventFilter::default()
+            }
+        );
+    }
+
+    #[test]
+    fn replay_filters_are_stored_as_before() {
+        // Same document as earlier versions write, so they read it too; the
+        // page size is not part of it.
+        let f = EventFilter {
+            limit: 200,
+            ..stored_filter()
+        };
+        assert_eq!(serde_json::to_string(&f).unwrap(), STORED);
+    }
 }

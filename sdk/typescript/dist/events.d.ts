@@ -1,5 +1,5 @@
 import { type Transport } from './http.js';
-import type { Delivery, EventDetail, EventPage, EventQuery, HooklineEvent } from './types.js';
+import type { Delivery, EventDetail, EventPage, EventQuery, HooklineEvent, NewReplay, ReplayJob } from './types.js';
 /** `/api/v1/events`: received events and their delivery attempts. */
 export declare class Events {
     private readonly http;
@@ -22,5 +22,14 @@ export declare class Events {
     replay(id: string): Promise<HooklineEvent>;
     /** Queue one delivery again (delivered, failed, or waiting for a retry). */
     replayDelivery(id: string): Promise<Delivery>;
+    /**
+     * Start a bulk replay of every event matching the filter received until now, oldest first,
+     * at `rate` events per second. The server keeps the job and resumes it after a restart.
+     */
+    replayAll(replay?: NewReplay): Promise<ReplayJob>;
+    /** How many events `replayAll` with this filter would go through now; starts nothing. */
+    previewReplay(replay?: NewReplay): Promise<number>;
+    /** A bulk replay's progress. */
+    getReplay(id: string): Promise<ReplayJob>;
 }
 //# sourceMappingURL=events.d.ts.map

@@ -40,5 +40,23 @@ export class Events {
     async replayDelivery(id) {
         return this.http.request('POST', `/api/v1/deliveries/${seg(id)}/replay`);
     }
+    /**
+     * Start a bulk replay of every event matching the filter received until now, oldest first,
+     * at `rate` events per second. The server keeps the job and resumes it after a restart.
+     */
+    async replayAll(replay = {}) {
+        return this.http.request('POST', '/api/v1/replays', { body: replay });
+    }
+    /** How many events `replayAll` with this filter would go through now; starts nothing. */
+    async previewReplay(replay = {}) {
+        const { matching } = await this.http.request('POST', '/api/v1/replays/preview', {
+            body: replay,
+        });
+        return matching;
+    }
+    /** A bulk replay's progress. */
+    async getReplay(id) {
+        return this.http.request('GET', `/api/v1/replays/${seg(id)}`);
+    }
 }
 //# sourceMappingURL=events.js.map

@@ -1,5 +1,5 @@
 import { seg, type Transport } from './http.js';
-import type { Delivery, EventDetail, EventPage, EventQuery, HooklineEvent } from './types.js';
+import type { Delivery, EventDetail, EventPage, EventQuery, HooklineEvent, NewReplay, ReplayJob } from './types.js';
 
 /** `/api/v1/events`: received events and their delivery attempts. */
 export class Events {
@@ -42,5 +42,26 @@ export class Events {
   /** Queue one delivery again (delivered, failed, or waiting for a retry). */
   async replayDelivery(id: string): Promise<Delivery> {
     return this.http.request('POST', `/api/v1/deliveries/${seg(id)}/replay`);
+  }
+
+  /**
+   * Start a bulk replay of every event matching the filter received until now, oldest first,
+   * at `rate` events per second. The server keeps the job and resumes it after a restart.
+   */
+  async replayAll(replay: NewReplay = {}): Promise<ReplayJob> {
+    return this.http.request('POST', '/api/v1/replays', { body: replay });
+  }
+
+  /** How many events `replayAll` with this filter would go through now; starts nothing. */
+  async previewReplay(replay: NewReplay = {}): Promise<number> {
+    const { matching } = await this.http.request<{ matching: number }>('POST', '/api/v1/replays/preview', {
+      body: replay,
+    });
+    return matching;
+  }
+
+  /** A bulk replay's progress. */
+  async getReplay(id: string): Promise<ReplayJob> {
+    return this.http.request('GET', `/api/v1/replays/${seg(id)}`);
   }
 }

@@ -359,7 +359,8 @@ export interface UpdateRegistrationRequest {
 
 export type EventStatus = 'received' | 'delivering' | 'delivered' | 'failed' | 'rejected' | 'held';
 
-export interface EventQuery {
+/** Which events: the filter of `events.list` and `events.iterate` (and of the server's event stream and bulk replays); every field narrows the result. */
+export interface EventFilter {
   /** Product tag. */
   product?: string;
   access_tag?: string;
@@ -375,10 +376,47 @@ export interface EventQuery {
   since?: string | Date;
   /** Received before (RFC 3339 string or a Date). */
   until?: string | Date;
+}
+
+/** A page of `events.list`: its filter, page size and cursor. */
+export interface EventQuery extends EventFilter {
   /** Page size, 1–500 (server default 50). */
   limit?: number;
   /** `next_cursor` of the previous page. */
   cursor?: string;
+}
+
+/** A bulk replay to start (`events.replayAll`) or preview: which events, and how fast. */
+export interface NewReplay extends EventFilter {
+  /** Events per second, 1 to the server's `replay.rate` (its default). */
+  rate?: number;
+}
+
+/** A bulk replay's filter as the server shows it: every field, `null` when unset. */
+export type ReplayFilterView = { [K in keyof EventFilter]-?: Exclude<EventFilter[K], Date> | null };
+
+/** A bulk replay and its progress. */
+export interface ReplayJob {
+  id: string;
+  status: 'running' | 'completed' | 'cancelled';
+  filter: ReplayFilterView;
+  /** Events per second. */
+  rate: number;
+  /** Events that matched when the job was created. */
+  total: number;
+  /** Events queued again so far. */
+  replayed: number;
+  /** Matching events that could not be replayed (rejected, held, already queued, or being delivered at that moment). */
+  skipped: number;
+  /** `replayed + skipped`. */
+  processed: number;
+  /** `processed / total`, 0–1 (1 once completed). */
+  progress: number;
+  /** Id of the last event handled; the job resumes after it. */
+  cursor: string | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
 }
 
 export interface VerificationResult {

@@ -393,6 +393,27 @@ describe('events', () => {
       { what: 'the replay to be delivered' },
     );
     assert.equal(after2.attempt_log[1].response_status, 200);
+
+    // A bulk replay takes the same filter as the list.
+    const filter = { product, env: 'prd', event: 'thing.deleted', since };
+    assert.equal(await hl.events.previewReplay(filter), 2);
+    const job = await hl.events.replayAll({ ...filter, rate: 50 });
+    assert.equal(job.total, 2);
+    assert.equal(job.rate, 50);
+    assert.equal(job.filter.product, product);
+    assert.equal(job.filter.event, 'thing.deleted');
+    assert.equal(job.filter.status, null);
+    assert.equal(new Date(job.filter.since).getTime(), since.getTime());
+    const done = await eventually(
+      async () => {
+        const j = await hl.events.getReplay(job.id);
+        return j.status === 'completed' ? j : null;
+      },
+      { what: 'the bulk replay to complete' },
+    );
+    assert.equal(done.replayed, 2);
+    await rejects(hl.events.replayAll({ status: 'bogus' }), 'invalid_status', 422);
+    await rejects(hl.events.previewReplay({ product, limit: 2 }), 'invalid_body', 422);
   });
 
   test('a receiver that keeps failing: retries, then failed; replay delivers once it works', async () => {

@@ -7,7 +7,7 @@
 use super::{Backend, Dialect, Sql};
 use crate::codec::{from_doc, to_doc};
 use crate::error::OrConflict;
-use crate::monitor::{RegistrationHealth, ReplayFilter, ReplayJob, ReplayStatus};
+use crate::monitor::{RegistrationHealth, ReplayJob, ReplayStatus};
 use crate::rules::list_limit;
 use crate::{Result, StoreError};
 use hookline_core::time::Millis;
@@ -45,7 +45,7 @@ impl TryFrom<JobRow> for ReplayJob {
     type Error = StoreError;
 
     fn try_from(r: JobRow) -> Result<ReplayJob> {
-        let filter: ReplayFilter = from_doc("replay job filter", &r.id, &r.filter)?;
+        let filter: crate::EventFilter = from_doc("replay job filter", &r.id, &r.filter)?;
         Ok(ReplayJob {
             status: ReplayStatus::parse(&r.status).ok_or_else(|| {
                 StoreError::Corrupt(format!("status of replay job {} is `{}`", r.id, r.status))

@@ -6,7 +6,7 @@ use anyhow::Result;
 use hookline_core::event::{EventStatus, NextStep};
 use hookline_core::time::Millis;
 use hookline_store::{
-    EventFilter, RegistrationHealth, ReplayFilter, ReplayJob, ReplayStatus, Store, TrafficQuery,
+    EventFilter, RegistrationHealth, ReplayJob, ReplayStatus, Store, TrafficQuery,
 };
 
 pub async fn events_after_a_cursor_in_id_order(s: &dyn Store) -> Result<()> {
@@ -240,12 +240,12 @@ fn job(id: &str, created: Millis) -> ReplayJob {
     ReplayJob {
         id: id.into(),
         status: ReplayStatus::Running,
-        filter: ReplayFilter {
+        filter: EventFilter {
             status: Some(EventStatus::Failed),
             product_tag: Some("shop".into()),
             until: Some(created),
             before_id: Some("evt_bound".into()),
-            ..ReplayFilter::default()
+            ..EventFilter::default()
         },
         rate: 10,
         total: 7,

@@ -1,7 +1,8 @@
 //! `/api/v1/events`: search, inspect and replay received events.
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Authenticated, Path, Query};
+use super::extract::{Authenticated, Path, SplitQuery};
+use super::params::EventFilterParams;
 use super::views::time;
 use super::AppState;
 use crate::error::Error;
@@ -9,8 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
-use hookline_core::event::{Attempt, Delivery, Event, EventStatus};
-use hookline_core::time::Millis;
+use hookline_core::event::{Attempt, Delivery, Event};
 use hookline_store::EventFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -28,26 +28,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
 
+/// A page of `GET /api/v1/events`, besides its filter.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct EventQuery {
-    /// Product tag.
-    pub product: Option<String>,
-    pub access_tag: Option<String>,
-    /// Webhook tag.
-    pub webhook: Option<String>,
-    /// Event name found by the webhook's selectors.
-    pub event: Option<String>,
-    pub env: Option<String>,
-    /// `received`, `delivering`, `delivered`, `failed`, `rejected` or `held`.
-    pub status: Option<String>,
-    pub registration: Option<String>,
-    /// Received at or after (RFC 3339).
-    #[param(format = DateTime)]
-    pub since: Option<String>,
-    /// Received before (RFC 3339).
-    #[param(format = DateTime)]
-    pub until: Option<String>,
+pub struct PageParams {
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
@@ -55,28 +39,9 @@ pub struct EventQuery {
     pub cursor: Option<String>,
 }
 
-fn parse_time(field: &str, v: Option<String>) -> Result<Option<Millis>, Error> {
-    v.map(|s| {
-        Millis::parse_rfc3339(&s).ok_or_else(|| {
-            Error::invalid(
-                "invalid_time",
-                format!("`{field}` must be an RFC 3339 time, got `{s}`"),
-            )
-        })
-    })
-    .transpose()
-}
-
-impl EventQuery {
-    fn into_filter(self) -> Result<EventFilter, Error> {
-        let status = self
-            .status
-            .map(|s| {
-                EventStatus::parse(&s).ok_or_else(|| {
-                    Error::invalid("invalid_status", format!("status `{s}` is not one of received, delivering, delivered, failed, rejected, held"))
-                })
-            })
-            .transpose()?;
+impl PageParams {
+    /// `filter`, narrowed to this page.
+    fn apply(self, filter: EventFilter) -> Result<EventFilter, Error> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if limit == 0 || limit > MAX_LIMIT {
             return Err(Error::invalid(
@@ -85,17 +50,9 @@ impl EventQuery {
             ));
         }
         Ok(EventFilter {
-            product_tag: self.product,
-            access_tag: self.access_tag,
-            webhook_tag: self.webhook,
-            event_type: self.event,
-            env: self.env,
-            status,
-            registration_id: self.registration,
-            since: parse_time("since", self.since)?,
-            until: parse_time("until", self.until)?,
             before_id: self.cursor,
             limit,
+            ..filter
         })
     }
 }
@@ -173,15 +130,15 @@ pub struct EventPage {
 }
 
 /// Search events, newest first.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventQuery),
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(SplitQuery<EventFilterParams, PageParams>),
     responses((status = 200, body = EventPage), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_events(
     _: Authenticated,
     State(s): State<AppState>,
-    Query(q): Query<EventQuery>,
+    SplitQuery(filter, page): SplitQuery<EventFilterParams, PageParams>,
 ) -> Result<Json<EventPage>, ApiError> {
-    let filter = q.into_filter()?;
+    let filter = page.apply(filter.into_filter()?)?;
     let limit = filter.limit as usize;
     let events = s.gateway.list_events(&filter).await?;
     let next_cursor = (events.len() == limit)

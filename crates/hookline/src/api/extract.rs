@@ -2,13 +2,17 @@
 //! check every management route goes through.
 
 use super::error::ApiError;
+use super::params::split_query;
 use super::AppState;
 use crate::admin_key::hash_key;
 use crate::error::Error;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
+use serde::de::DeserializeOwned;
 use std::net::{IpAddr, SocketAddr};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::IntoParams;
 
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
@@ -27,6 +31,40 @@ pub struct Path<T>(pub T);
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
+
+/// A query string read into two structs: `A` takes the parameters it names
+/// (a shared set, such as [`super::params::EventFilterParams`]), `B` the
+/// route's own. A parameter neither names is rejected as [`Query`] rejects
+/// it with `deny_unknown_fields`: 400 `invalid_query`.
+///
+/// Name it in `#[utoipa::path(params(SplitQuery<A, B>))]`: utoipa documents
+/// a `Query<T>` argument's fields as query parameters by its name, which it
+/// does not know this one by.
+pub struct SplitQuery<A, B>(pub A, pub B);
+
+impl<A: IntoParams, B: IntoParams> IntoParams for SplitQuery<A, B> {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = A::into_params(|| Some(ParameterIn::Query));
+        params.extend(B::into_params(|| Some(ParameterIn::Query)));
+        params
+    }
+}
+
+impl<S: Send + Sync, A: DeserializeOwned, B: DeserializeOwned> FromRequestParts<S>
+    for SplitQuery<A, B>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let (a, b) = split_query(parts.uri.query().unwrap_or_default()).map_err(|message| {
+            ApiError(Error::BadRequest {
+                code: "invalid_query",
+                message,
+            })
+        })?;
+        Ok(SplitQuery(a, b))
+    }
+}
 
 /// Proof that the request carried a valid management key.
 pub struct Authenticated;

@@ -3,15 +3,17 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Authenticated, Json, Path};
-use super::params::{parse_status, parse_time};
+use super::params::{split_object, EventFilterParams};
 use super::views::time;
 use super::AppState;
 use crate::error::Error;
 use crate::service::NewReplay;
 use axum::extract::State;
 use axum::http::StatusCode;
-use hookline_store::{ReplayFilter, ReplayJob};
+use hookline_store::ReplayJob;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{AdditionalProperties, Schema};
+use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,63 +26,60 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel_replay))
 }
 
+/// The body of `POST /api/v1/replays` (and its preview): which events, and
+/// how fast.
+#[derive(Debug, Default)]
+pub struct ReplayRequest {
+    pub filter: EventFilterParams,
+    pub options: ReplayOptions,
+}
+
+/// A bulk replay's own fields, besides its filter.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReplayRequest {
-    /// Product tag.
-    pub product: Option<String>,
-    pub access_tag: Option<String>,
-    /// Webhook tag.
-    pub webhook: Option<String>,
-    /// Event name.
-    pub event: Option<String>,
-    pub env: Option<String>,
-    /// Only events in this status (e.g. `failed`).
-    pub status: Option<String>,
-    pub registration: Option<String>,
-    /// Received at or after (RFC 3339).
-    #[schema(format = DateTime)]
-    pub since: Option<String>,
-    /// Received before (RFC 3339); the job never goes past its creation.
-    #[schema(format = DateTime)]
-    pub until: Option<String>,
+pub struct ReplayOptions {
     /// Events per second, 1 to `replay.rate` (the default); outside that, 422
     /// `invalid_rate` (for a preview too).
     #[schema(minimum = 1)]
     pub rate: Option<u32>,
 }
 
-impl ReplayRequest {
-    fn into_input(self) -> Result<NewReplay, Error> {
-        Ok(NewReplay {
-            filter: ReplayFilter {
-                status: parse_status(self.status)?,
-                since: parse_time("since", self.since)?,
-                until: parse_time("until", self.until)?,
-                product_tag: self.product,
-                access_tag: self.access_tag,
-                webhook_tag: self.webhook,
-                event_type: self.event,
-                env: self.env,
-                registration_id: self.registration,
-                before_id: None,
-            },
-            rate: self.rate,
-        })
+impl<'de> Deserialize<'de> for ReplayRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let object = serde_json::Map::deserialize(d)?;
+        let (filter, options) = split_object(object).map_err(serde::de::Error::custom)?;
+        Ok(ReplayRequest { filter, options })
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReplayFilterView {
-    pub product: Option<String>,
-    pub access_tag: Option<String>,
-    pub webhook: Option<String>,
-    pub event: Option<String>,
-    pub env: Option<String>,
-    pub status: Option<String>,
-    pub registration: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
+/// One object with the filter's and the options' properties, as the body
+/// is read, and no others.
+impl utoipa::PartialSchema for ReplayRequest {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = match EventFilterParams::schema() {
+            RefOr::T(Schema::Object(o)) => o,
+            _ => unreachable!("the filter's schema is an object"),
+        };
+        if let RefOr::T(Schema::Object(options)) = ReplayOptions::schema() {
+            schema.properties.extend(options.properties);
+            schema.required.extend(options.required);
+        }
+        schema.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        // The filter's own description tells of its other uses.
+        schema.description = None;
+        RefOr::T(Schema::Object(schema))
+    }
+}
+
+impl ToSchema for ReplayRequest {}
+
+impl ReplayRequest {
+    fn into_input(self) -> Result<NewReplay, Error> {
+        Ok(NewReplay {
+            filter: self.filter.into_filter()?,
+            rate: self.options.rate,
+        })
+    }
 }
 
 /// A bulk replay and its progress.
@@ -89,7 +88,7 @@ pub struct ReplayJobView {
     pub id: String,
     /// `running`, `completed` or `cancelled`.
     pub status: String,
-    pub filter: ReplayFilterView,
+    pub filter: EventFilterParams,
     /// Events per second.
     pub rate: u32,
     /// Events that matched when the job was created.
@@ -120,21 +119,10 @@ impl From<ReplayJob> for ReplayJobView {
         } else {
             (processed as f64 / j.total as f64).min(1.0)
         };
-        let f = j.filter;
         ReplayJobView {
             id: j.id,
             status: j.status.as_str().to_owned(),
-            filter: ReplayFilterView {
-                product: f.product_tag,
-                access_tag: f.access_tag,
-                webhook: f.webhook_tag,
-                event: f.event_type,
-                env: f.env,
-                status: f.status.map(|s| s.as_str().to_owned()),
-                registration: f.registration_id,
-                since: f.since.map(time),
-                until: f.until.map(time),
-            },
+            filter: (&j.filter).into(),
             rate: j.rate,
             total: j.total,
             replayed: j.replayed,

@@ -3,14 +3,13 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::events::EventView;
-use super::extract::{authenticate, ClientIp, Query};
-use super::params::{parse_status, parse_time};
+use super::extract::{authenticate, ClientIp, SplitQuery};
+use super::params::EventFilterParams;
 use super::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
-use hookline_store::EventFilter;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -34,26 +33,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(stream_events))
 }
 
+/// Where a stream starts and how it is authorized, besides its filter.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct StreamQuery {
-    /// Product tag.
-    pub product: Option<String>,
-    pub access_tag: Option<String>,
-    /// Webhook tag.
-    pub webhook: Option<String>,
-    /// Event name found by the webhook's selectors.
-    pub event: Option<String>,
-    pub env: Option<String>,
-    /// `received`, `delivering`, `delivered`, `failed`, `rejected` or `held`.
-    pub status: Option<String>,
-    pub registration: Option<String>,
-    /// Received at or after (RFC 3339).
-    #[param(format = DateTime)]
-    pub since: Option<String>,
-    /// Received before (RFC 3339).
-    #[param(format = DateTime)]
-    pub until: Option<String>,
+pub struct StreamParams {
     /// Send events with a greater id than this (default: from a few seconds
     /// ago). A reconnecting `EventSource` sends `Last-Event-ID` instead.
     pub after: Option<String>,
@@ -68,7 +51,7 @@ pub struct StreamQuery {
 /// as `GET /api/v1/events/{id}` shows it (without request and attempts). A
 /// `ready` message opens the stream. The database is polled, so events
 /// ingested by any node appear.
-#[utoipa::path(get, path = "/api/v1/events/stream", tag = "events", params(StreamQuery),
+#[utoipa::path(get, path = "/api/v1/events/stream", tag = "events", params(SplitQuery<EventFilterParams, StreamParams>),
     responses((status = 200, description = "Server-Sent Events: first a `ready` message (data `{}`), then one `event` message per new or changed event, its data an EventView (JSON) and its id the stream position (`Last-Event-ID`); comments keep the connection alive", content_type = "text/event-stream", body = String),
         (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -76,22 +59,10 @@ async fn stream_events(
     State(s): State<AppState>,
     headers: HeaderMap,
     ClientIp(client): ClientIp,
-    Query(q): Query<StreamQuery>,
+    SplitQuery(filter, q): SplitQuery<EventFilterParams, StreamParams>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     authenticate(&s, &headers, client, q.key.as_deref()).await?;
-    let filter = EventFilter {
-        status: parse_status(q.status)?,
-        since: parse_time("since", q.since)?,
-        until: parse_time("until", q.until)?,
-        product_tag: q.product,
-        access_tag: q.access_tag,
-        webhook_tag: q.webhook,
-        event_type: q.event,
-        env: q.env,
-        registration_id: q.registration,
-        before_id: None,
-        limit: 0,
-    };
+    let filter = filter.into_filter()?;
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

@@ -3,7 +3,7 @@
 
 use super::output::{self, or_dash, Table};
 use clap::{Args, Subcommand};
-use hookline_client::{Client, EventDetail, EventQuery};
+use hookline_client::{Client, EventDetail, EventFilter, EventQuery};
 
 #[derive(Subcommand)]
 pub enum EventsCmd {
@@ -62,15 +62,17 @@ pub async fn run(c: &Client, cmd: EventsCmd, json: bool) -> anyhow::Result<()> {
         EventsCmd::List(a) => {
             let a = *a;
             let q = EventQuery {
-                product: a.product,
-                access_tag: a.access_tag,
-                webhook: a.webhook,
-                event: a.event,
-                env: a.env,
-                status: a.status,
-                registration: a.registration,
-                since: a.since,
-                until: a.until,
+                filter: EventFilter {
+                    product: a.product,
+                    access_tag: a.access_tag,
+                    webhook: a.webhook,
+                    event: a.event,
+                    env: a.env,
+                    status: a.status,
+                    registration: a.registration,
+                    since: a.since,
+                    until: a.until,
+                },
                 limit: a.limit,
                 cursor: a.cursor,
             };

@@ -13,7 +13,9 @@
 
 use anyhow::Context;
 use clap::Args;
-use hookline_client::{Client, Error as ApiError, EventQuery, Registration, StreamQuery};
+use hookline_client::{
+    Client, Error as ApiError, EventFilter, EventQuery, Registration, StreamQuery,
+};
 use hookline_core::event::Payload;
 use hookline_core::model::{Auth, HttpMethod, Receiver};
 use hookline_core::outbound::{build_forward, Signing};
@@ -98,18 +100,22 @@ struct Listener<'a> {
 
 impl Listener<'_> {
     async fn follow(&mut self) -> anyhow::Result<()> {
-        let query = StreamQuery {
+        let filter = EventFilter {
             registration: Some(self.reg.id.clone()),
-            ..StreamQuery::default()
+            ..EventFilter::default()
+        };
+        let query = StreamQuery {
+            filter: filter.clone(),
+            after: None,
         };
         // Resume point before the first connection: the newest event, so
         // an event that arrives while connecting is not lost.
         let newest = self
             .client
             .list_events(&EventQuery {
-                registration: Some(self.reg.id.clone()),
+                filter,
                 limit: Some(1),
-                ..EventQuery::default()
+                cursor: None,
             })
             .await?;
         let mut last_id = newest.data.first().map(|e| e.id.clone());

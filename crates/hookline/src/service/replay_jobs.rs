@@ -12,7 +12,7 @@ use crate::config::ReplayConfig;
 use crate::error::{Error, Result};
 use hookline_core::ids::new_id;
 use hookline_core::time::Millis;
-use hookline_store::{EventFilter, ReplayFilter, ReplayJob, ReplayStatus, Requeue};
+use hookline_store::{EventFilter, ReplayJob, ReplayStatus, Requeue};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -35,7 +35,7 @@ pub struct ReplayJobs {
 /// The inputs of a bulk replay.
 #[derive(Debug, Clone, Default)]
 pub struct NewReplay {
-    pub filter: ReplayFilter,
+    pub filter: EventFilter,
     /// Events per second; the configured rate when `None`.
     pub rate: Option<u32>,
 }
@@ -56,12 +56,8 @@ impl ReplayJobs {
     }
 
     /// How many events a replay with this filter would go through now.
-    pub async fn count(&self, filter: &ReplayFilter) -> Result<u64> {
-        Ok(self
-            .gateway
-            .store
-            .count_events(&filter.to_event_filter())
-            .await?)
+    pub async fn count(&self, filter: &EventFilter) -> Result<u64> {
+        Ok(self.gateway.store.count_events(filter).await?)
     }
 
     /// What [`Self::create`] would go through now: checks the rate
@@ -189,7 +185,7 @@ impl ReplayJobs {
     async fn step(&self, mut job: ReplayJob, shutdown: &CancellationToken) -> Result<()> {
         let store = &self.gateway.store;
         let rate = job.rate.max(1);
-        let mut filter: EventFilter = job.filter.to_event_filter();
+        let mut filter = job.filter.clone();
         // About one second of work per step, so progress is saved (and a
         // cancel noticed) every second.
         filter.limit = rate.min(200);

@@ -264,6 +264,77 @@ async fn malformed_json_is_a_400_and_nothing_is_a_500() {
     app.stop().await;
 }
 
+/// The list, the stream and bulk replays read one filter, checked the same
+/// way, and each rejects a field it does not know.
+#[tokio::test]
+async fn the_event_filter_is_read_alike_and_unknown_fields_are_refused() {
+    let app = spawn_app().await;
+    let filter = "product=p&access_tag=a&webhook=w&event=e&env=prd&status=failed\
+        &registration=reg_1&since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z";
+    let (s, v) = app
+        .get(&format!("/api/v1/events?{filter}&limit=5&cursor=evt_1"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for path in ["/api/v1/events", "/api/v1/events/stream"] {
+        for (q, want) in [
+            ("product=p&nope=1", "invalid_query"),
+            ("status=weird", "invalid_status"),
+            ("since=yesterday", "invalid_time"),
+            ("until=yesterday", "invalid_time"),
+        ] {
+            let (s, v) = app.get(&format!("{path}?{q}")).await;
+            let status = if want == "invalid_query" {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            assert_eq!((s, code(&v)), (status, want), "{path}?{q}: {v}");
+        }
+    }
+    // Each route's own fields belong to it only.
+    for q in [
+        "/api/v1/events?after=evt_1",
+        "/api/v1/events/stream?limit=5",
+    ] {
+        let (s, v) = app.get(q).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "invalid_query"),
+            "{q}: {v}"
+        );
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown field"),
+            "{v}"
+        );
+    }
+    let (s, v) = app
+        .post(
+            "/api/v1/replays/preview",
+            json!({"product": "p", "status": "failed", "since": "2026-01-01T00:00:00Z", "rate": 1}),
+        )
+        .await;
+    assert_eq!((s, &v["matching"]), (StatusCode::OK, &json!(0)), "{v}");
+    for (body, want) in [
+        (json!({"product": "p", "limit": 5}), "invalid_body"),
+        (json!({"status": "weird"}), "invalid_status"),
+        (json!({"until": "yesterday"}), "invalid_time"),
+        (json!({"product": 5}), "invalid_body"),
+    ] {
+        for path in ["/api/v1/replays/preview", "/api/v1/replays"] {
+            let (s, v) = app.post(path, body.clone()).await;
+            assert_eq!(
+                (s, code(&v)),
+                (StatusCode::UNPROCESSABLE_ENTITY, want),
+                "{path} {body}: {v}"
+            );
+        }
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn openapi_document_is_served() {
     let app = spawn_app().await;

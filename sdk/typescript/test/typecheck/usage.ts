@@ -1,7 +1,7 @@
 // Compiled (not run) by test/typecheck.test.mjs: the seed calls and the resource clients
 // type-check for a TypeScript user of the published package (dist/*.d.ts via `exports`).
 import Hookline, { HooklineError, HttpMethods } from '@hookline/sdk';
-import type { EnableResponse, EventPage, HooklineEvent, Registration } from '@hookline/sdk';
+import type { EnableResponse, EventFilter, EventPage, HooklineEvent, Registration, ReplayJob } from '@hookline/sdk';
 
 export async function seeds(ductape: Hookline): Promise<void> {
   const enabled: EnableResponse = await ductape.processor.webhook.enable({
@@ -63,6 +63,13 @@ export async function resources(hl: Hookline): Promise<void> {
     void events;
   }
   void page;
+  // One filter for the list and bulk replays.
+  const failed: EventFilter = { product: 'p', status: 'failed', since: new Date() };
+  await hl.events.list({ ...failed, limit: 10 });
+  const job: ReplayJob = await hl.events.replayAll({ ...failed, rate: 5 });
+  const matching: number = await hl.events.previewReplay(failed);
+  const since: string | null = (await hl.events.getReplay(job.id)).filter.since;
+  void [matching, since];
   try {
     await hl.products.get('nope');
   } catch (e) {
