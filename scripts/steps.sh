@@ -1,5 +1,6 @@
 # Sourced by .ci/run and scripts/test: run named steps one after another,
-# keep going past a failing one, and say at the end which failed.
+# keep going past a failing one, say how long each took, and say at the end
+# which failed.
 #
 #   step "rust tests" cargo test --workspace --no-fail-fast
 #   steps_summary   # prints the failed steps; returns non-zero if any
@@ -13,11 +14,15 @@ step() {
   local name=$1
   shift
   echo "== $name"
-  local status=0
+  local status=0 started=$SECONDS
   "$@" || status=$?
+  local took=$((SECONDS - started))
+  took="$((took / 60))m$((took % 60))s"
   if [ "$status" -ne 0 ]; then
-    echo "!! $name failed (exit $status)"
+    echo "!! $name failed (exit $status) after $took"
     STEPS_FAILED+=("$name")
+  else
+    echo "== $name: passed in $took"
   fi
 }
 

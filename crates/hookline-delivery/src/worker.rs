@@ -17,7 +17,7 @@ use hookline_core::event::{Attempt, AttemptError, Completion, ErrorKind, NextSte
 use hookline_core::outbound::{build_forward, Signing};
 use hookline_core::retry::RetrySchedule;
 use hookline_core::time::Millis;
-use hookline_store::{Claimed, DynStore};
+use hookline_store::{Claimed, DynStore, Lease};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -234,7 +234,7 @@ async fn run(
 
         let now = Millis::now();
         let claimed = match store
-            .claim_due(&cfg.node_id, now, now + cfg.lease, want)
+            .claim_due(Lease::new(&cfg.node_id, now, now + cfg.lease), want)
             .await
         {
             Ok(claimed) => claimed,

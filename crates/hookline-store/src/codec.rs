@@ -9,7 +9,7 @@
 
 use crate::{Result, StoreError};
 use hookline_core::event::{
-    Attempt, AttemptError, Delivery, DeliveryStatus, Event, EventStatus, Payload,
+    Attempt, AttemptError, Completion, Delivery, DeliveryStatus, Event, EventStatus, Payload,
     VerificationResult,
 };
 use hookline_core::model::Registration;
@@ -306,6 +306,11 @@ impl<'a> AttemptValues<'a> {
             response_excerpt: a.response_excerpt.as_deref(),
             error: a.error.as_ref().map(to_doc).transpose()?,
         })
+    }
+
+    /// The attempts of a group of completions, in order.
+    pub fn of_completions(completions: &'a [Completion]) -> Result<Vec<Self>> {
+        completions.iter().map(|c| Self::new(&c.attempt)).collect()
     }
 }
 

@@ -172,6 +172,22 @@ pub struct EventFilter {
 /// burst of notifications.
 pub type WorkNotifications = tokio::sync::watch::Receiver<()>;
 
+/// The terms of a claim ([`QueueStore::claim_due`]): who will hold the
+/// leases, the claim's clock (what is due, and which leases have run out),
+/// and when the new leases run out.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub owner: &'a str,
+    pub now: Millis,
+    pub until: Millis,
+}
+
+impl<'a> Lease<'a> {
+    pub fn new(owner: &'a str, now: Millis, until: Millis) -> Self {
+        Self { owner, now, until }
+    }
+}
+
 /// A delivery a worker has leased, with everything needed to make it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claimed {

@@ -10,6 +10,7 @@ use hookline_core::retry::RetrySchedule;
 use hookline_core::time::Millis;
 use hookline_core::verify::{verify, InboundRequest, Verification};
 use hookline_delivery::OutboundGuard;
+use hookline_store::Lease;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -262,7 +263,10 @@ async fn shutdown_past_the_grace_releases_the_lease() {
     assert!(store.list_attempts(&id).await.unwrap().is_empty());
     let now = Millis::now();
     let claimed = store
-        .claim_due("other-node", now, now + Duration::from_secs(60), 10)
+        .claim_due(
+            Lease::new("other-node", now, now + Duration::from_secs(60)),
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);

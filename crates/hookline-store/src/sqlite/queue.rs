@@ -13,7 +13,7 @@ use crate::codec::{
 };
 use crate::rules::{completion_update, CompletionUpdate, SUMMARIZE_HEAD, SUMMARIZE_TAIL};
 use crate::sql::claims::{claims, loaded_event, loaded_registration, ClaimReads, LoadedEvent};
-use crate::{Claimed, QueueStore, Result};
+use crate::{Claimed, Lease, QueueStore, Result};
 use async_trait::async_trait;
 use hookline_core::event::{Completion, Delivery, DeliveryStatus};
 use hookline_core::model::Registration;
@@ -56,11 +56,10 @@ where
 
 pub(super) async fn claim_due(
     s: &SqliteStore,
-    owner: &str,
-    now: Millis,
-    lease_until: Millis,
+    lease: Lease<'_>,
     limit: u32,
 ) -> Result<Vec<Claimed>> {
+    let Lease { owner, now, until } = lease;
     if limit == 0 {
         return Ok(Vec::new());
     }
@@ -93,7 +92,7 @@ pub(super) async fn claim_due(
     qb.push("); UPDATE deliveries SET lease_owner = ")
         .push_bind(owner)
         .push(", lease_until = ")
-        .push_bind(lease_until.0)
+        .push_bind(until.0)
         .push(", status = 'delivering', updated_at = ")
         .push_bind(now.0)
         .push(" WHERE id IN (SELECT id FROM ");
@@ -189,10 +188,7 @@ pub(super) async fn complete(s: &SqliteStore, completions: &[Completion]) -> Res
         return Ok(());
     }
     let now = Millis::now();
-    let attempts = completions
-        .iter()
-        .map(|c| AttemptValues::new(&c.attempt))
-        .collect::<Result<Vec<_>>>()?;
+    let attempts = AttemptValues::of_completions(completions)?;
     let rounds: Vec<Vec<(&Completion, CompletionUpdate)>> = rounds(completions)
         .into_iter()
         .map(|round| {
@@ -351,14 +347,8 @@ pub(super) async fn next_due(s: &SqliteStore) -> Result<Option<Millis>> {
 
 #[async_trait]
 impl QueueStore for SqliteStore {
-    async fn claim_due(
-        &self,
-        owner: &str,
-        now: Millis,
-        lease_until: Millis,
-        limit: u32,
-    ) -> Result<Vec<Claimed>> {
-        let claimed = claim_due(self, owner, now, lease_until, limit).await;
+    async fn claim_due(&self, lease: Lease<'_>, limit: u32) -> Result<Vec<Claimed>> {
+        let claimed = claim_due(self, lease, limit).await;
         Ok(open_claimed(
             self.cipher.as_ref(),
             self.written(claimed).await?,

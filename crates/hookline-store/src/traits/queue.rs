@@ -1,29 +1,24 @@
-use crate::{Claimed, Result, WorkNotifications};
+use crate::{Claimed, Lease, Result, WorkNotifications};
 use async_trait::async_trait;
 use hookline_core::event::Completion;
 use hookline_core::time::Millis;
 
-/// The delivery queue, of deliveries: work is claimed with a lease (`owner`,
-/// `until`) committed by [`claim_due`](QueueStore::claim_due) itself, so
+/// The delivery queue, of deliveries: work is claimed with a [`Lease`]
+/// committed by [`claim_due`](QueueStore::claim_due) itself, so
 /// callers make their outbound calls after it returns, and
 /// [`complete`](QueueStore::complete) only moves a delivery whose lease the
 /// caller still holds. Every change to deliveries rewrites their events'
 /// summary in the same transaction.
 #[async_trait]
 pub trait QueueStore: Send + Sync {
-    /// Leases up to `limit` queued deliveries due at `now` whose lease is
-    /// free or expired: sets `owner`, `lease_until` and status `delivering`
-    /// (their events read `delivering` too), commits, and returns them
-    /// oldest due first. A registration whose secrets the store's cipher
-    /// cannot open does not fail the claim: its deliveries come back with
-    /// [`Claimed::unreadable_secrets`] set and the secrets left out.
-    async fn claim_due(
-        &self,
-        owner: &str,
-        now: Millis,
-        lease_until: Millis,
-        limit: u32,
-    ) -> Result<Vec<Claimed>>;
+    /// Leases up to `limit` queued deliveries due at `lease.now` whose lease
+    /// is free or expired: sets the lease's owner and end and status
+    /// `delivering` (their events read `delivering` too), commits, and
+    /// returns them oldest due first. A registration whose secrets the
+    /// store's cipher cannot open does not fail the claim: its deliveries
+    /// come back with [`Claimed::unreadable_secrets`] set and the secrets
+    /// left out.
+    async fn claim_due(&self, lease: Lease<'_>, limit: u32) -> Result<Vec<Claimed>>;
     /// Records attempts and moves their deliveries on, in one transaction.
     /// The attempt is recorded either way, because it happened.
     async fn complete(&self, completions: &[Completion]) -> Result<()>;

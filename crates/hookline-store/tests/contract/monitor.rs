@@ -6,7 +6,7 @@ use anyhow::Result;
 use hookline_core::event::{EventStatus, NextStep};
 use hookline_core::time::Millis;
 use hookline_store::{
-    EventFilter, RegistrationHealth, ReplayJob, ReplayStatus, Store, TrafficQuery,
+    EventFilter, Lease, RegistrationHealth, ReplayJob, ReplayStatus, Store, TrafficQuery,
 };
 
 pub async fn events_after_a_cursor_in_id_order(s: &dyn Store) -> Result<()> {
@@ -104,7 +104,9 @@ async fn attempt_all(
 ) -> Result<Vec<String>> {
     let events: Vec<_> = outcomes.iter().map(|_| queued(reg, at(0))).collect();
     s.insert_events(&with_payloads(&events)).await?;
-    let claimed = s.claim_due("W", at(0), at(600_000), 100).await?;
+    let claimed = s
+        .claim_due(Lease::new("W", at(0), at(600_000)), 100)
+        .await?;
     assert_eq!(claimed.len(), events.len());
     let mut done = Vec::new();
     for (c, (offset, status)) in claimed.iter().zip(outcomes) {

@@ -5,7 +5,7 @@
 use crate::fixtures::*;
 use crate::pg_store;
 use hookline_store::postgres::testing::{self, TestDatabase};
-use hookline_store::{connect, ConnectOptions, DynStore, Store, StoreError};
+use hookline_store::{connect, ConnectOptions, DynStore, Lease, Store, StoreError};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -64,7 +64,9 @@ async fn concurrent_claims_never_share_an_event() -> anyhow::Result<()> {
         tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let got = store.claim_due(owner, at(1_000), at(600_000), 7).await?;
+                let got = store
+                    .claim_due(Lease::new(owner, at(1_000), at(600_000)), 7)
+                    .await?;
                 if got.is_empty() {
                     return anyhow::Ok(mine);
                 }
@@ -98,10 +100,16 @@ async fn another_node_takes_over_expired_leases_and_is_fenced() -> anyhow::Resul
     a.insert_events(&with_payloads(std::slice::from_ref(&e)))
         .await?;
 
-    assert_eq!(a.claim_due("A", at(0), at(1_000), 5).await?.len(), 1);
+    let claimed = a.claim_due(Lease::new("A", at(0), at(1_000)), 5).await?;
+    assert_eq!(claimed.len(), 1);
     // Node A "dies". B sees nothing until the lease runs out.
-    assert!(b.claim_due("B", at(1_000), at(9_000), 5).await?.is_empty());
-    let taken = b.claim_due("B", at(1_001), at(9_000), 5).await?;
+    assert!(b
+        .claim_due(Lease::new("B", at(1_000), at(9_000)), 5)
+        .await?
+        .is_empty());
+    let taken = b
+        .claim_due(Lease::new("B", at(1_001), at(9_000)), 5)
+        .await?;
     assert_eq!(taken.len(), 1);
     // A's late result is recorded but does not move the event.
     a.complete(&[completion(

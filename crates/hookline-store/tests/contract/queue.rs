@@ -5,7 +5,7 @@ use anyhow::Result;
 use hookline_core::event::{Event, EventStatus, NextStep};
 use hookline_core::testing::EventBuilder;
 use hookline_core::time::Millis;
-use hookline_store::{Requeue, Store};
+use hookline_store::{Lease, Requeue, Store};
 
 async fn get(s: &dyn Store, id: &str) -> Result<Event> {
     Ok(s.get_event(id).await?.expect("event exists").0)
@@ -18,7 +18,7 @@ pub async fn claim_ids(
     until: Millis,
     limit: u32,
 ) -> Result<Vec<String>> {
-    Ok(s.claim_due(owner, now, until, limit)
+    Ok(s.claim_due(Lease::new(owner, now, until), limit)
         .await?
         .into_iter()
         .map(|c| c.event.id)
@@ -36,7 +36,7 @@ pub async fn claim_leases_exclusively_until_expiry(s: &dyn Store) -> Result<()> 
     let batch = with_payloads(&[e3.clone(), later.clone(), e1.clone(), done, e2.clone()]);
     s.insert_events(&batch).await?;
 
-    let claimed = s.claim_due("A", at(0), at(30_000), 10).await?;
+    let claimed = s.claim_due(Lease::new("A", at(0), at(30_000)), 10).await?;
     let ids: Vec<&str> = claimed.iter().map(|c| c.event.id.as_str()).collect();
     assert_eq!(ids, [e1.id.as_str(), e2.id.as_str(), e3.id.as_str()]);
     for c in &claimed {

@@ -6,7 +6,7 @@ use hookline_core::event::EventStatus;
 use hookline_core::ids::LinkId;
 use hookline_core::model::ProviderStatus;
 use hookline_core::time::Millis;
-use hookline_store::{Store, StoreError};
+use hookline_store::{Lease, Store, StoreError};
 
 pub async fn upsert_keeps_id_and_link(s: &dyn Store) -> Result<()> {
     let reg = registration("main", None);
@@ -170,7 +170,10 @@ pub async fn held_events_are_queued_when_a_receiver_arrives(s: &dyn Store) -> Re
     );
 
     let mut claimed: Vec<String> = s
-        .claim_due("w1", Millis::now(), Millis(Millis::now().0 + 30_000), 10)
+        .claim_due(
+            Lease::new("w1", Millis::now(), Millis(Millis::now().0 + 30_000)),
+            10,
+        )
         .await?
         .into_iter()
         .map(|c| c.event.id)

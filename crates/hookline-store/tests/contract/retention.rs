@@ -4,7 +4,7 @@
 use crate::fixtures::*;
 use anyhow::Result;
 use hookline_core::event::{Event, EventStatus, NextStep};
-use hookline_store::Store;
+use hookline_store::{Lease, Store};
 
 pub async fn expired_events_are_deleted_in_batches(s: &dyn Store) -> Result<()> {
     let reg = saved_registration(s, "main").await;
@@ -41,7 +41,12 @@ pub async fn expired_events_are_deleted_in_batches(s: &dyn Store) -> Result<()> 
     let with_attempt = queued(&reg, at(0));
     s.insert_events(&with_payloads(std::slice::from_ref(&with_attempt)))
         .await?;
-    assert_eq!(s.claim_due("W", at(0), at(30_000), 10).await?.len(), 1);
+    assert_eq!(
+        s.claim_due(Lease::new("W", at(0), at(30_000)), 10)
+            .await?
+            .len(),
+        1
+    );
     s.complete(&[completion(
         "W",
         attempt(&with_attempt.id, 1, at(10), 200),

@@ -8,7 +8,7 @@
 use crate::fixtures::*;
 use anyhow::{ensure, Result};
 use hookline_core::model::Registration;
-use hookline_store::{DocCipher, DynStore, KeyCheck, StoreError};
+use hookline_store::{DocCipher, DynStore, KeyCheck, Lease, StoreError};
 
 /// The database as a node with this key sees it.
 fn sealed(inner: &DynStore, key: &[u8; 32]) -> DynStore {
@@ -128,7 +128,7 @@ pub async fn a_claim_with_unreadable_secrets_comes_back_marked(store: DynStore) 
         .await?;
 
     let claimed = sealed(&store, &b)
-        .claim_due("n1", at(10), at(60_000), 10)
+        .claim_due(Lease::new("n1", at(10), at(60_000)), 10)
         .await?;
     ensure!(claimed.len() == 2, "both are claimed: {claimed:?}");
     let (bad, good) = (&claimed[0], &claimed[1]);
@@ -179,7 +179,9 @@ pub async fn secrets_are_sealed_in_the_stored_documents_and_opened_on_read(
     ensure!(node.list_connections(&shop.id).await? == vec![con.clone()]);
     node.insert_events(&with_payloads(&[queued(&reg, at(0))]))
         .await?;
-    let claimed = node.claim_due("n1", at(10), at(60_000), 10).await?;
+    let claimed = node
+        .claim_due(Lease::new("n1", at(10), at(60_000)), 10)
+        .await?;
     ensure!(claimed.len() == 1, "{claimed:?}");
     ensure!(claimed[0].registration == reg, "{claimed:?}");
     ensure!(claimed[0].unreadable_secrets.is_none());

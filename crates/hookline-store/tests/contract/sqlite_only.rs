@@ -4,8 +4,8 @@
 
 use crate::fixtures::*;
 use hookline_store::{
-    connect, ConnectOptions, QueueStore, RegistrationStore, SqliteOptions, SqliteStore, Store,
-    StoreError,
+    connect, ConnectOptions, Lease, QueueStore, RegistrationStore, SqliteOptions, SqliteStore,
+    Store, StoreError,
 };
 
 fn path_str(p: &std::path::Path) -> &str {
@@ -63,14 +63,16 @@ async fn reopen_after_drop_releases_dead_leases() -> anyhow::Result<()> {
             .insert_events(&with_payloads(std::slice::from_ref(&e)))
             .await?;
         let claimed = store
-            .claim_due("dead-worker", at(0), at(3_600_000), 10)
+            .claim_due(Lease::new("dead-worker", at(0), at(3_600_000)), 10)
             .await?;
         assert_eq!(claimed.len(), 1);
         // Dropped without `close`, as a crash would leave it.
     }
 
     let store = SqliteStore::open(&url, &SqliteOptions::default()).await?;
-    let claimed = store.claim_due("new-worker", at(1), at(60_000), 10).await?;
+    let claimed = store
+        .claim_due(Lease::new("new-worker", at(1), at(60_000)), 10)
+        .await?;
     assert_eq!(
         claimed.into_iter().map(|c| c.event.id).collect::<Vec<_>>(),
         vec![e.id.clone()]

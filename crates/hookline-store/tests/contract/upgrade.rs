@@ -15,7 +15,7 @@ use hookline_core::model::Registration;
 use hookline_core::time::Millis;
 use hookline_store::postgres::testing::{self, TestDatabase};
 use hookline_store::rules::primary_delivery_id;
-use hookline_store::{ConnectOptions, DynStore, EventFilter, SqliteOptions, SqliteStore};
+use hookline_store::{ConnectOptions, DynStore, EventFilter, Lease, SqliteOptions, SqliteStore};
 use sqlx::migrate::Migrator;
 use sqlx::Connection as _;
 use std::sync::Arc;
@@ -271,9 +271,11 @@ async fn check(store: &DynStore, old: &Old, now: Millis) -> anyhow::Result<()> {
     assert_eq!(due, want);
     let claimed = store
         .claim_due(
-            "new",
-            Millis(old.waiting_due.0),
-            Millis(old.waiting_due.0 + 30_000),
+            Lease::new(
+                "new",
+                Millis(old.waiting_due.0),
+                Millis(old.waiting_due.0 + 30_000),
+            ),
             10,
         )
         .await?;
@@ -302,7 +304,7 @@ async fn check(store: &DynStore, old: &Old, now: Millis) -> anyhow::Result<()> {
     assert_eq!(held.status, EventStatus::Received);
     let later = Millis(Millis::now().0 + 1_000);
     let claimed = store
-        .claim_due("new", later, Millis(later.0 + 30_000), 10)
+        .claim_due(Lease::new("new", later, Millis(later.0 + 30_000)), 10)
         .await?;
     assert!(
         claimed.iter().any(|c| c.event.id == old.held),
