@@ -584,3 +584,852 @@ fn check_depth(v: &Value, path: &str, depth: usize) -> Result<(), FilterError> {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn filter(rule: Value) -> Filter {
+        parse(&rule).unwrap_or_else(|e| panic!("{rule} should parse: {e}"))
+    }
+
+    fn doc(body: Value) -> Value {
+        json!({"body": body, "headers": {}, "query": {}, "path": "/hooks/x", "event": null})
+    }
+
+    /// Whether `{"body": rule}` matches a request whose body is `body`.
+    fn body_matches(rule: Value, body: Value) -> bool {
+        filter(json!({ "body": rule })).matches(&doc(body))
+    }
+
+    fn error(rule: Value) -> FilterError {
+        match parse(&rule) {
+            Ok(f) => panic!("{rule} should not parse, got {f:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn expects(what: &'static str) -> FilterErrorKind {
+        FilterErrorKind::Expects(what)
+    }
+
+    #[test]
+    fn plain_values_match_by_equality() {
+        assert!(body_matches(json!({"type": "a"}), json!({"type": "a"})));
+        assert!(!body_matches(json!({"type": "a"}), json!({"type": "b"})));
+        assert!(body_matches(json!({"n": 1}), json!({"n": 1.0})));
+        assert!(body_matches(json!({"n": 2.5}), json!({"n": 2.5})));
+        assert!(!body_matches(json!({"n": 1}), json!({"n": "1"})));
+        assert!(body_matches(json!({"ok": true}), json!({"ok": true})));
+        assert!(!body_matches(json!({"ok": true}), json!({"ok": 1})));
+        assert!(body_matches(json!({"gone": null}), json!({"gone": null})));
+        assert!(!body_matches(json!({"gone": null}), json!({"gone": false})));
+        assert!(!body_matches(json!({"gone": null}), json!({})));
+        // A non-JSON body is its text.
+        assert!(body_matches(json!("ping"), json!("ping")));
+        assert!(!body_matches(json!("ping"), json!("pong")));
+    }
+
+    #[test]
+    fn nested_objects_match_field_by_field() {
+        let rule = json!({"data": {"object": {"status": "paid"}}});
+        assert!(body_matches(
+            rule.clone(),
+            json!({"data": {"object": {"status": "paid", "amount": 5}}, "id": 1})
+        ));
+        assert!(!body_matches(
+            rule.clone(),
+            json!({"data": {"object": {"status": "open"}}})
+        ));
+        assert!(!body_matches(rule.clone(), json!({"data": {}})));
+        assert!(!body_matches(rule.clone(), json!({"data": "paid"})));
+        assert!(!body_matches(rule, json!("not json")));
+        // Every key must match.
+        let two = json!({"a": 1, "b": 2});
+        assert!(body_matches(two.clone(), json!({"a": 1, "b": 2, "c": 3})));
+        assert!(!body_matches(two, json!({"a": 1, "b": 3})));
+        // `{}` needs the field, nothing more.
+        assert!(body_matches(json!({"a": {}}), json!({"a": 7})));
+        assert!(!body_matches(json!({"a": {}}), json!({"b": 7})));
+    }
+
+    #[test]
+    fn the_top_level_reaches_every_part_of_the_request() {
+        let input = json!({
+            "body": {"type": "invoice.paid"},
+            "headers": {"x-env": "prod"},
+            "query": {"tenant": "acme"},
+            "path": "/hooks/stripe",
+            "event": "invoice.paid",
+        });
+        let rule = json!({
+            "body": {"type": {"$startsWith": "invoice."}},
+            "headers": {"x-env": "prod"},
+            "query": {"tenant": "acme"},
+            "path": {"$endsWith": "/stripe"},
+            "event": "invoice.paid",
+        });
+        assert!(filter(rule).matches(&input));
+        assert!(!filter(json!({"headers": {"x-env": "staging"}})).matches(&input));
+        assert!(!filter(json!({"event": null})).matches(&input));
+        assert!(filter(json!({})).matches(&input));
+    }
+
+    #[test]
+    fn header_names_in_a_rule_are_case_insensitive() {
+        let input = json!({"body": {}, "headers": {"x-github-event": "push"}});
+        assert!(filter(json!({"headers": {"X-GitHub-Event": "push"}})).matches(&input));
+        assert!(filter(json!({"$or": [{"headers": {"X-GITHUB-EVENT": "push"}}]})).matches(&input));
+        // Only header names: values, and names elsewhere, keep their case.
+        assert!(!filter(json!({"headers": {"x-github-event": "PUSH"}})).matches(&input));
+        assert!(!body_matches(json!({"Type": 1}), json!({"type": 1})));
+    }
+
+    #[test]
+    fn an_input_array_matches_when_any_element_does() {
+        let tags = json!({"tags": ["gift", "something"], "n": [1, 5, 9]});
+        assert!(body_matches(json!({"tags": "gift"}), tags.clone()));
+        assert!(!body_matches(json!({"tags": "card"}), tags.clone()));
+        assert!(body_matches(json!({"n": {"$gt": 8}}), tags.clone()));
+        assert!(!body_matches(json!({"n": {"$gt": 9}}), tags.clone()));
+        assert!(!body_matches(json!({"tags": "gift"}), json!({"tags": []})));
+        // An object of fields must match one element as a whole.
+        let items = json!({"items": [{"id": 1, "sku": "a"}, {"id": 2, "sku": "b"}]});
+        assert!(body_matches(
+            json!({"items": {"id": 2, "sku": "b"}}),
+            items.clone()
+        ));
+        assert!(!body_matches(
+            json!({"items": {"id": 1, "sku": "b"}}),
+            items.clone()
+        ));
+        assert!(!body_matches(
+            json!({"items": {"sku": {"$exist": false}}}),
+            items.clone()
+        ));
+        // Each operator of an operator object is checked on its own.
+        assert!(body_matches(json!({"n": {"$gt": 6, "$lt": 2}}), tags));
+    }
+
+    #[test]
+    fn an_array_rule_needs_every_value_in_the_input_array() {
+        let tags = json!({"tags": ["gift", "something", "another"]});
+        assert!(body_matches(
+            json!({"tags": ["gift", "something"]}),
+            tags.clone()
+        ));
+        assert!(body_matches(
+            json!({"tags": ["another", "gift"]}),
+            tags.clone()
+        ));
+        assert!(!body_matches(
+            json!({"tags": ["gift", "card"]}),
+            tags.clone()
+        ));
+        assert!(body_matches(json!({"tags": []}), tags.clone()));
+        assert!(!body_matches(
+            json!({"tags": ["gift"]}),
+            json!({"tags": "gift"})
+        ));
+        assert!(!body_matches(json!({"tags": []}), json!({"tags": "gift"})));
+        // Elements of an array rule are rules themselves.
+        assert!(body_matches(
+            json!({"tags": [{"$startsWith": "gi"}, {"$regex": "^an"}]}),
+            tags.clone()
+        ));
+        // Exact equality, order included, is `$eq`.
+        assert!(!body_matches(
+            json!({"tags": {"$eq": ["gift", "something"]}}),
+            tags
+        ));
+        assert!(body_matches(
+            json!({"tags": {"$eq": ["gift", "x"]}}),
+            json!({"tags": ["gift", "x"]})
+        ));
+        assert!(!body_matches(
+            json!({"tags": {"$eq": ["gift", "x"]}}),
+            json!({"tags": ["x", "gift"]})
+        ));
+    }
+
+    #[test]
+    fn eq_and_neq() {
+        assert!(body_matches(json!({"a": {"$eq": "x"}}), json!({"a": "x"})));
+        assert!(!body_matches(json!({"a": {"$eq": "x"}}), json!({"a": "y"})));
+        assert!(body_matches(
+            json!({"a": {"$eq": "x"}}),
+            json!({"a": ["y", "x"]})
+        ));
+        // Deep: the operand is a literal, compared whole.
+        let obj = json!({"a": {"$eq": {"k": 1, "$gt": 2}}});
+        assert!(body_matches(
+            obj.clone(),
+            json!({"a": {"k": 1.0, "$gt": 2}})
+        ));
+        assert!(!body_matches(
+            obj.clone(),
+            json!({"a": {"k": 1, "$gt": 2, "z": 0}})
+        ));
+        assert!(!body_matches(obj, json!({"a": {"k": 1}})));
+        assert!(body_matches(
+            json!({"a": {"$eq": null}}),
+            json!({"a": null})
+        ));
+
+        assert!(body_matches(json!({"a": {"$neq": "x"}}), json!({"a": "y"})));
+        assert!(body_matches(
+            json!({"a": {"$neq": "x"}}),
+            json!({"a": null})
+        ));
+        assert!(!body_matches(
+            json!({"a": {"$neq": "x"}}),
+            json!({"a": "x"})
+        ));
+        assert!(!body_matches(json!({"a": {"$neq": 1}}), json!({"a": 1.0})));
+        // Negations are of the whole array, and need the field.
+        assert!(!body_matches(
+            json!({"a": {"$neq": "x"}}),
+            json!({"a": ["x", "y"]})
+        ));
+        assert!(body_matches(
+            json!({"a": {"$neq": "x"}}),
+            json!({"a": ["y", "z"]})
+        ));
+        assert!(!body_matches(json!({"a": {"$neq": "x"}}), json!({})));
+    }
+
+    #[test]
+    fn ordering_compares_numbers_with_numbers_and_strings_with_strings() {
+        let cases = [
+            ("$gt", 10, [(11, true), (10, false), (9, false)]),
+            ("$gte", 10, [(11, true), (10, true), (9, false)]),
+            ("$lt", 10, [(11, false), (10, false), (9, true)]),
+            ("$lte", 10, [(11, false), (10, true), (9, true)]),
+        ];
+        for (op, bound, inputs) in cases {
+            for (n, want) in inputs {
+                assert_eq!(
+                    body_matches(json!({"n": {op: bound}}), json!({"n": n})),
+                    want,
+                    "{n} {op} {bound}"
+                );
+            }
+        }
+        assert!(body_matches(json!({"n": {"$gt": 9.5}}), json!({"n": 10})));
+        assert!(!body_matches(json!({"n": {"$gt": 10.5}}), json!({"n": 10})));
+        assert!(body_matches(json!({"n": {"$lt": 0}}), json!({"n": -1})));
+        // Integers compare exactly, past f64's precision, u64 with i64.
+        assert!(body_matches(
+            json!({"n": {"$gt": 9_007_199_254_740_992_u64}}),
+            json!({"n": 9_007_199_254_740_993_u64})
+        ));
+        assert!(body_matches(
+            json!({"n": {"$gt": -1}}),
+            json!({"n": u64::MAX})
+        ));
+        // ISO dates order as strings (the time-window example of Hookdeck
+        // Outpost's filter docs).
+        let range = json!({"at": {"$gte": "2025-01-01T00:00:00Z", "$lt": "2025-02-01T00:00:00Z"}});
+        assert!(body_matches(
+            range.clone(),
+            json!({"at": "2025-01-31T23:59:59Z"})
+        ));
+        assert!(!body_matches(
+            range.clone(),
+            json!({"at": "2025-02-01T00:00:00Z"})
+        ));
+        assert!(!body_matches(range, json!({"at": "2024-12-31T23:59:59Z"})));
+        assert!(body_matches(
+            json!({"s": {"$gt": "abc"}}),
+            json!({"s": "abd"})
+        ));
+        // Mismatched types never match, either way round.
+        assert!(!body_matches(json!({"n": {"$gt": 5}}), json!({"n": "10"})));
+        assert!(!body_matches(json!({"n": {"$lt": "5"}}), json!({"n": 1})));
+        assert!(!body_matches(json!({"n": {"$gte": 0}}), json!({"n": null})));
+        assert!(!body_matches(json!({"n": {"$lte": 1}}), json!({"n": true})));
+        assert!(!body_matches(json!({"n": {"$gte": 0}}), json!({})));
+    }
+
+    #[test]
+    fn in_and_nin() {
+        let rule = json!({"status": {"$in": ["paid", "shipped", 3]}});
+        assert!(body_matches(rule.clone(), json!({"status": "paid"})));
+        assert!(body_matches(rule.clone(), json!({"status": 3.0})));
+        assert!(body_matches(
+            rule.clone(),
+            json!({"status": ["open", "shipped"]})
+        ));
+        assert!(!body_matches(rule.clone(), json!({"status": "open"})));
+        assert!(!body_matches(rule.clone(), json!({"status": "Paid"})));
+        assert!(!body_matches(rule, json!({})));
+        assert!(!body_matches(json!({"s": {"$in": []}}), json!({"s": "x"})));
+
+        let rule = json!({"status": {"$nin": ["cancelled", "refunded"]}});
+        assert!(body_matches(rule.clone(), json!({"status": "paid"})));
+        assert!(!body_matches(rule.clone(), json!({"status": "refunded"})));
+        assert!(!body_matches(
+            rule.clone(),
+            json!({"status": ["paid", "refunded"]})
+        ));
+        assert!(!body_matches(rule, json!({})));
+    }
+
+    #[test]
+    fn starts_with_and_ends_with() {
+        let starts = json!({"type": {"$startsWith": "invoice."}});
+        assert!(body_matches(
+            starts.clone(),
+            json!({"type": "invoice.paid"})
+        ));
+        assert!(!body_matches(
+            starts.clone(),
+            json!({"type": "charge.invoice."})
+        ));
+        assert!(!body_matches(starts.clone(), json!({"type": 5})));
+        assert!(body_matches(
+            starts,
+            json!({"type": ["x", "invoice.created"]})
+        ));
+        let ends = json!({"email": {"$endsWith": "@example.com"}});
+        assert!(body_matches(
+            ends.clone(),
+            json!({"email": "a@example.com"})
+        ));
+        assert!(!body_matches(
+            ends.clone(),
+            json!({"email": "a@example.com.evil"})
+        ));
+        assert!(!body_matches(ends, json!({"email": null})));
+    }
+
+    #[test]
+    fn contains_tests_substrings_and_array_elements() {
+        let sub = json!({"title": {"$contains": "Gift"}});
+        assert!(body_matches(sub.clone(), json!({"title": "A Gift Card"})));
+        assert!(!body_matches(sub.clone(), json!({"title": "a gift card"})));
+        assert!(!body_matches(sub.clone(), json!({"title": 7})));
+        // In an array it is an element, not a substring of one.
+        assert!(body_matches(sub.clone(), json!({"title": ["Gift"]})));
+        assert!(!body_matches(sub, json!({"title": ["Gift Card"]})));
+        assert!(body_matches(
+            json!({"ids": {"$contains": 2}}),
+            json!({"ids": [1, 2.0]})
+        ));
+        assert!(!body_matches(
+            json!({"ids": {"$contains": 3}}),
+            json!({"ids": [1, 2]})
+        ));
+        assert!(!body_matches(
+            json!({"ids": {"$contains": 3}}),
+            json!({"ids": 3})
+        ));
+    }
+
+    #[test]
+    fn regex_matches_strings() {
+        let rule = json!({"ref": {"$regex": "^refs/heads/(main|release-\\d+)$"}});
+        assert!(body_matches(
+            rule.clone(),
+            json!({"ref": "refs/heads/main"})
+        ));
+        assert!(body_matches(
+            rule.clone(),
+            json!({"ref": "refs/heads/release-12"})
+        ));
+        assert!(!body_matches(
+            rule.clone(),
+            json!({"ref": "refs/heads/mainline"})
+        ));
+        assert!(!body_matches(rule.clone(), json!({"ref": 12})));
+        assert!(body_matches(rule, json!({"ref": ["x", "refs/heads/main"]})));
+        // Unanchored finds anywhere; flags go inline.
+        assert!(body_matches(
+            json!({"t": {"$regex": "(?i)urgent"}}),
+            json!({"t": "Not URGENT"})
+        ));
+        assert!(!body_matches(
+            json!({"t": {"$regex": "urgent"}}),
+            json!({"t": "URGENT"})
+        ));
+    }
+
+    #[test]
+    fn exist_tells_present_from_absent_and_null_is_present() {
+        let yes = json!({"code": {"$exist": true}});
+        let no = json!({"code": {"$exist": false}});
+        assert!(body_matches(yes.clone(), json!({"code": "X1"})));
+        assert!(body_matches(yes.clone(), json!({"code": null})));
+        assert!(!body_matches(yes.clone(), json!({})));
+        assert!(!body_matches(no.clone(), json!({"code": "X1"})));
+        assert!(!body_matches(no.clone(), json!({"code": null})));
+        assert!(body_matches(no.clone(), json!({})));
+        // A field of something that is not an object is absent too.
+        assert!(body_matches(no.clone(), json!("text body")));
+        assert!(!body_matches(yes, json!("text body")));
+        assert!(body_matches(
+            json!({"a": {"b": {"$exist": false}}}),
+            json!({})
+        ));
+        assert!(body_matches(
+            json!({"a": {"b": {"$exist": false}}}),
+            json!({"a": 1})
+        ));
+        // Combined: present and not null.
+        let set = json!({"code": {"$exist": true, "$neq": null}});
+        assert!(body_matches(set.clone(), json!({"code": "X1"})));
+        assert!(!body_matches(set.clone(), json!({"code": null})));
+        assert!(!body_matches(set, json!({})));
+    }
+
+    #[test]
+    fn not_negates_its_rule() {
+        let rule = json!({"status": {"$not": {"$in": ["cancelled", "refunded"]}}});
+        assert!(body_matches(rule.clone(), json!({"status": "paid"})));
+        assert!(!body_matches(rule.clone(), json!({"status": "cancelled"})));
+        // Unlike $nin, a missing field passes.
+        assert!(body_matches(rule, json!({})));
+        assert!(body_matches(
+            json!({"$not": {"type": "ping"}}),
+            json!({"type": "push"})
+        ));
+        assert!(!body_matches(
+            json!({"$not": {"type": "ping"}}),
+            json!({"type": "ping"})
+        ));
+        assert!(body_matches(
+            json!({"t": {"$not": "a"}}),
+            json!({"t": ["b"]})
+        ));
+        assert!(!body_matches(
+            json!({"t": {"$not": "a"}}),
+            json!({"t": ["b", "a"]})
+        ));
+        let twice = json!({"t": {"$not": {"$not": {"$startsWith": "a"}}}});
+        assert!(body_matches(twice.clone(), json!({"t": "ab"})));
+        assert!(!body_matches(twice, json!({"t": "ba"})));
+    }
+
+    #[test]
+    fn or_and_and_combine_rules() {
+        let input = json!({"body": {"type": "push"}, "headers": {"x-env": "prod"}});
+        let either = json!({"$or": [{"body": {"type": "ping"}}, {"headers": {"x-env": "prod"}}]});
+        assert!(filter(either).matches(&input));
+        let neither = json!({"$or": [{"body": {"type": "ping"}}, {"headers": {"x-env": "dev"}}]});
+        assert!(!filter(neither).matches(&input));
+        let both = json!({"$and": [{"body": {"type": "push"}}, {"headers": {"x-env": "prod"}}]});
+        assert!(filter(both).matches(&input));
+        let one = json!({"$and": [{"body": {"type": "push"}}, {"headers": {"x-env": "dev"}}]});
+        assert!(!filter(one).matches(&input));
+        // Beside fields, an $or must hold too.
+        let mixed = json!({"body": {"type": "push"}, "$or": [{"path": "/a"}, {"path": "/b"}]});
+        assert!(!filter(mixed).matches(&input));
+        // On a field, with absence as one branch.
+        let optional = json!({"n": {"$or": [{"$exist": false}, {"$gte": 3}]}});
+        assert!(body_matches(optional.clone(), json!({})));
+        assert!(body_matches(optional.clone(), json!({"n": 4})));
+        assert!(!body_matches(optional, json!({"n": 2})));
+    }
+
+    #[test]
+    fn operators_in_one_object_must_all_hold() {
+        let rule = json!({"n": {"$gte": 1, "$lt": 10}});
+        assert!(body_matches(rule.clone(), json!({"n": 1})));
+        assert!(body_matches(rule.clone(), json!({"n": 9.99})));
+        assert!(!body_matches(rule.clone(), json!({"n": 10})));
+        assert!(!body_matches(rule, json!({"n": 0})));
+        let rule = json!({"t": {"$startsWith": "inv", "$endsWith": ".paid", "$neq": "inv.paid"}});
+        assert!(body_matches(rule.clone(), json!({"t": "invoice.paid"})));
+        assert!(!body_matches(rule.clone(), json!({"t": "inv.paid"})));
+        assert!(!body_matches(rule, json!({"t": "invoice.open"})));
+    }
+
+    /// The examples of hookdeck.com/docs/filters ("Filters syntax": simple,
+    /// nested, array contains, array contains multiple, operators) and the
+    /// two `$or` ones of the README of Hookdeck's simple-json-match, each
+    /// under `body` since a Hookline rule spans the whole request.
+    #[test]
+    fn hookdeck_documentation_examples() {
+        assert!(body_matches(json!(false), json!(false)));
+        assert!(body_matches(
+            json!({"type": "order/created"}),
+            json!({"type": "order/created", "order": {"id": 123}})
+        ));
+        assert!(body_matches(
+            json!({"product": {"inventory": 0}}),
+            json!({"product": {"title": "A product", "inventory": 0}})
+        ));
+        assert!(body_matches(
+            json!({"order": {"items": {"id": 456}}}),
+            json!({"order": {"id": 123, "items": [{"id": 456, "title": "My product"}]}})
+        ));
+        assert!(body_matches(
+            json!({"product": {"tags": "gift"}}),
+            json!({"product": {"title": "Gift Card", "tags": ["gift", "something"]}})
+        ));
+        assert!(body_matches(
+            json!({"product": {"tags": ["gift", "something"]}}),
+            json!({"product": {"title": "Gift Card", "tags": ["gift", "something", "another"]}})
+        ));
+        assert!(body_matches(
+            json!({"product": {"inventory": {"$lte": 10}}}),
+            json!({"product": {"title": "A product", "inventory": 5}})
+        ));
+        assert!(body_matches(
+            json!({"product": {"inventory": {"$or": [1, 5]}}}),
+            json!({"product": {"title": "A product", "inventory": 5}})
+        ));
+        assert!(!body_matches(
+            json!({"$or": [{"hello": "johny"}, {"hello": "mark"}]}),
+            json!({"hello": "world"})
+        ));
+    }
+
+    #[test]
+    fn parse_errors_name_the_path() {
+        let cases = [
+            (
+                json!({"body": {"x": {"$foo": 1}}}),
+                "body.x.$foo",
+                FilterErrorKind::UnknownOperator("$foo".into()),
+            ),
+            (
+                json!({"$ref": "body.a"}),
+                "$ref",
+                FilterErrorKind::UnknownOperator("$ref".into()),
+            ),
+            (
+                json!({"bdy": {"type": "a"}}),
+                "bdy",
+                FilterErrorKind::UnknownField("bdy".into()),
+            ),
+            (
+                json!({"$or": [{"body": 1}, {"Headers": {}}]}),
+                "$or[1].Headers",
+                FilterErrorKind::UnknownField("Headers".into()),
+            ),
+            (
+                json!({"body": {"amount": {"$gt": true}}}),
+                "body.amount.$gt",
+                expects("a number or a string"),
+            ),
+            (
+                json!({"body": {"amount": {"$lte": [1]}}}),
+                "body.amount.$lte",
+                expects("a number or a string"),
+            ),
+            (
+                json!({"body": {"status": {"$in": "paid"}}}),
+                "body.status.$in",
+                expects("an array of values (for a substring test, use $contains)"),
+            ),
+            (
+                json!({"body": {"status": {"$nin": {"a": 1}}}}),
+                "body.status.$nin",
+                expects("an array of values (for a substring test, use $contains)"),
+            ),
+            (
+                json!({"path": {"$startsWith": 1}}),
+                "path.$startsWith",
+                expects("a string"),
+            ),
+            (
+                json!({"path": {"$endsWith": null}}),
+                "path.$endsWith",
+                expects("a string"),
+            ),
+            (
+                json!({"path": {"$regex": 1}}),
+                "path.$regex",
+                expects("a string (a regular expression)"),
+            ),
+            (
+                json!({"event": {"$exist": "yes"}}),
+                "event.$exist",
+                expects("true or false"),
+            ),
+            (
+                json!({"$or": {"body": 1}}),
+                "$or",
+                expects("a non-empty array of rules"),
+            ),
+            (
+                json!({"body": {"a": {"$and": []}}}),
+                "body.a.$and",
+                expects("a non-empty array of rules"),
+            ),
+            (
+                json!({"body": {"list": [1, {"$nope": 2}]}}),
+                "body.list[1].$nope",
+                FilterErrorKind::UnknownOperator("$nope".into()),
+            ),
+            (json!({"$not": "x"}), "$not", expects(TOP_LEVEL)),
+            (json!("x"), "", expects(TOP_LEVEL)),
+            (json!([{"body": 1}]), "", expects(TOP_LEVEL)),
+            (
+                json!({"query": {"q": {"$regex": "a{2,1}"}}}),
+                "query.q.$regex",
+                FilterErrorKind::Regex(
+                    // The crate's own message (built at run time: clippy
+                    // rightly refuses a bad regex literal).
+                    Regex::new(&String::from("a{2,1}"))
+                        .expect_err("regex crate rejects it")
+                        .to_string(),
+                ),
+            ),
+            (
+                json!({"body": {"r": {"$regex": "a".repeat(MAX_REGEX_LEN + 1)}}}),
+                "body.r.$regex",
+                FilterErrorKind::RegexTooLong,
+            ),
+        ];
+        for (rule, path, kind) in cases {
+            let e = error(rule.clone());
+            assert_eq!((e.path(), e.kind()), (path, &kind), "{rule}");
+            assert!(
+                e.to_string().contains(&format!("`{path}`")) || path.is_empty(),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            error(json!({"body": {"amount": {"$gt": true}}})).to_string(),
+            "filter rule at `body.amount.$gt`: expects a number or a string"
+        );
+        assert_eq!(
+            error(json!(1)).to_string(),
+            format!("filter rule (top level): expects {TOP_LEVEL}")
+        );
+        // The longest pattern allowed is fine.
+        filter(json!({"body": {"r": {"$regex": "a".repeat(MAX_REGEX_LEN)}}}));
+    }
+
+    #[test]
+    fn a_regex_that_compiles_too_big_is_rejected_at_parse() {
+        // Short to write, but ten copies of Unicode \w (~50 KB each).
+        let e = error(json!({"body": {"t": {"$regex": "\\w{10}"}}}));
+        assert_eq!(e.path(), "body.t.$regex");
+        let FilterErrorKind::Regex(msg) = e.kind() else {
+            panic!("{e:?}");
+        };
+        assert!(msg.contains("size limit"), "{msg}");
+        filter(json!({"body": {"t": {"$regex": "\\w{3}"}}}));
+        filter(json!({"body": {"t": {"$regex": "(?-u:\\w){1000}"}}}));
+    }
+
+    /// A rule whose innermost value sits at `levels` (the top level is 1).
+    fn nested(levels: usize) -> Value {
+        let mut v = json!("x");
+        for _ in 2..levels {
+            v = json!({ "a": v });
+        }
+        json!({ "body": v })
+    }
+
+    #[test]
+    fn nesting_is_limited_at_parse() {
+        let ok = filter(nested(MAX_DEPTH));
+        let mut input = json!("x");
+        for _ in 2..MAX_DEPTH {
+            input = json!({ "a": input });
+        }
+        assert!(ok.matches(&json!({ "body": input })));
+
+        let e = error(nested(MAX_DEPTH + 1));
+        assert_eq!(e.kind(), &FilterErrorKind::TooDeep);
+        let deepest = format!("body{}", ".a".repeat(MAX_DEPTH - 1));
+        assert_eq!(e.path(), deepest);
+        // Far deeper is refused the same way, without exhausting the stack.
+        assert_eq!(error(nested(2_000)).kind(), &FilterErrorKind::TooDeep);
+
+        // Literal operands count too, and so do logical operators.
+        let mut deep = json!(1);
+        for _ in 0..MAX_DEPTH {
+            deep = json!([deep]);
+        }
+        let e = error(json!({"body": {"$eq": deep}}));
+        assert_eq!(e.kind(), &FilterErrorKind::TooDeep);
+        assert!(e.path().starts_with("body.$eq[0][0]"), "{}", e.path());
+        let mut nots = json!({"body": 1});
+        for _ in 0..MAX_DEPTH {
+            nots = json!({ "$not": nots });
+        }
+        assert_eq!(error(nots).kind(), &FilterErrorKind::TooDeep);
+    }
+
+    #[test]
+    fn a_filter_serializes_back_to_the_rule_as_written() {
+        let rule = json!({"headers": {"X-Env": "prod"}, "body": {"n": {"$gte": 1, "$lt": 10}}});
+        let f = filter(rule.clone());
+        assert_eq!(f.as_json(), &rule);
+        assert_eq!(serde_json::to_value(&f).unwrap(), rule);
+        let back: Filter = serde_json::from_value(rule.clone()).unwrap();
+        assert_eq!(back, f);
+        assert!(back.matches(&json!({"headers": {"x-env": "prod"}, "body": {"n": 3}})));
+        let bad = serde_json::from_value::<Filter>(json!({"body": {"$gt": {}}})).unwrap_err();
+        assert!(bad.to_string().contains("body.$gt"), "{bad}");
+    }
+
+    #[test]
+    fn input_builds_the_document_from_a_request() {
+        let payload = Payload {
+            method: "POST".into(),
+            query: Some("tenant=acme&tag=a&tag=b%20c&plus=x+y".into()),
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("X-Env".into(), "prod".into()),
+                ("x-multi".into(), "1".into()),
+                ("X-Multi".into(), "2".into()),
+                ("X-Bytes".into(), HeaderBytes(vec![b'a', 0xff])),
+            ],
+            body: br#"{"type": "invoice.paid", "amount": 12}"#.to_vec(),
+        };
+        let doc = input(&payload, "/hooks/stripe", Some("invoice.paid"));
+        assert_eq!(
+            doc,
+            json!({
+                "body": {"type": "invoice.paid", "amount": 12},
+                "headers": {
+                    "content-type": "application/json",
+                    "x-env": "prod",
+                    "x-multi": ["1", "2"],
+                    "x-bytes": "a\u{fffd}",
+                },
+                "query": {"tenant": "acme", "tag": ["a", "b c"], "plus": "x y"},
+                "path": "/hooks/stripe",
+                "event": "invoice.paid",
+            })
+        );
+        let rule = json!({
+            "body": {"type": {"$startsWith": "invoice."}},
+            "headers": {"x-env": "prod", "X-Multi": "2"},
+            "query": {"tag": "b c"},
+        });
+        assert!(filter(rule).matches(&doc));
+
+        let text = Payload {
+            method: "POST".into(),
+            query: None,
+            headers: vec![],
+            body: b"a=1&b=\xff".to_vec(),
+        };
+        assert_eq!(
+            input(&text, "/", None),
+            json!({"body": "a=1&b=\u{fffd}", "headers": {}, "query": {}, "path": "/", "event": null})
+        );
+        let empty = Payload {
+            body: vec![],
+            ..text
+        };
+        assert_eq!(input(&empty, "/", None)["body"], json!(""));
+    }
+
+    // ---- Properties ----
+
+    const KEYS: [&str; 24] = [
+        "$eq",
+        "$neq",
+        "$gt",
+        "$gte",
+        "$lt",
+        "$lte",
+        "$in",
+        "$nin",
+        "$startsWith",
+        "$endsWith",
+        "$contains",
+        "$regex",
+        "$exist",
+        "$or",
+        "$and",
+        "$not",
+        "$ref",
+        "body",
+        "headers",
+        "query",
+        "path",
+        "event",
+        "a",
+        "b",
+    ];
+
+    /// JSON whose keys are mostly operators and field names, and whose
+    /// strings are often regex-like, so rules often parse.
+    fn rule_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[ab.*+?()|^$\\\\{}\\[\\]0-9]{0,8}".prop_map(Value::String),
+            ".{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(6, 64, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((prop::sample::select(KEYS.to_vec()), inner), 0..4).prop_map(
+                    |kv| Value::Object(
+                        kv.into_iter()
+                            .map(|(k, v)| (k.to_owned(), v))
+                            .collect::<Map<_, _>>()
+                    )
+                ),
+            ]
+        })
+    }
+
+    fn request_doc() -> impl Strategy<Value = Value> {
+        (rule_json(), rule_json(), ".{0,8}", prop::option::of("[a-z.]{0,8}")).prop_map(
+            |(body, headers, path, event)| {
+                json!({"body": body, "headers": headers, "query": {"a": "b"}, "path": path, "event": event})
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn parse_and_match_never_panic(
+            rule in rule_json(),
+            fields in prop::collection::vec((prop::sample::select(FIELDS.to_vec()), rule_json()), 0..4),
+            input in request_doc(),
+        ) {
+            // Anything at all, and rules that at least name real fields.
+            let named = Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+            for rule in [rule, named] {
+                let Ok(f) = parse(&rule) else { continue };
+                let hit = f.matches(&input);
+                prop_assert_eq!(serde_json::to_value(&f).unwrap(), rule.clone());
+                let not = parse(&json!({"$not": rule.clone()})).expect("its negation parses");
+                prop_assert_eq!(not.matches(&input), !hit);
+                let and = parse(&json!({"$and": [rule.clone(), {}]})).expect("a conjunction parses");
+                prop_assert_eq!(and.matches(&input), hit);
+            }
+        }
+
+        #[test]
+        fn input_takes_any_request(
+            body in prop::collection::vec(any::<u8>(), 0..64),
+            query in prop::option::of(".{0,24}"),
+            headers in prop::collection::vec(("[A-Za-z-]{1,6}", prop::collection::vec(any::<u8>(), 0..8)), 0..5),
+            path in ".{0,12}",
+        ) {
+            let payload = Payload {
+                method: "POST".into(),
+                query,
+                headers: headers.into_iter().map(|(k, v)| (k, HeaderBytes(v))).collect(),
+                body,
+            };
+            let doc = input(&payload, &path, None);
+            let names: Vec<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
+            prop_assert_eq!(names.len(), 5);
+            let own_path = filter(json!({"path": path, "event": null}));
+            prop_assert!(own_path.matches(&doc));
+            for name in doc["headers"].as_object().unwrap().keys() {
+                prop_assert_eq!(name, &name.to_ascii_lowercase());
+            }
+        }
+    }
+}
