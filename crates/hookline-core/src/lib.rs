@@ -7,6 +7,7 @@
 //! - [`model`]: apps, app webhooks, products, connections, registrations, receivers.
 //! - [`event`]: received events, their status machine and delivery attempts.
 //! - [`selector`]: `$Event{data}{type}` / `$Header{name}` selectors that find an event's name in a call.
+//! - [`filter`]: routing filters, Hookdeck-syntax JSON rules matched against a request.
 //! - [`provider`]: provider registration calls: filling templates, building the request, reading the answer.
 //! - [`outbound`]: builds the request forwarded to a receiver (auth injection).
 //! - [`retry`]: the retry schedule and its jitter.
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod event;
+pub mod filter;
 pub mod ids;
 pub mod model;
 pub mod names;
