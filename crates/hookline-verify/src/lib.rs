@@ -220,13 +220,73 @@ impl Verification {
 }
 
 /// A top-level string field of a JSON object body, if the body is one.
+/// Read without building the document (ingest calls this on every Stripe
+/// and Slack body): the other values are skipped, though still checked, so
+/// an invalid body gives `None` as before. Of a field given twice the last
+/// counts, as in a parsed document.
 fn json_string_field(body: &[u8], field: &str) -> Option<String> {
-    let serde_json::Value::Object(mut map) = serde_json::from_slice(body).ok()? else {
-        return None;
-    };
-    match map.remove(field)? {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde::de::DeserializeSeed::deserialize(top_level::Field(field), &mut de).ok()?;
+    de.end().ok()?;
+    match value? {
         serde_json::Value::String(s) => request::plausible_id(&s),
         _ => None,
+    }
+}
+
+mod top_level {
+    //! The seed behind [`super::json_string_field`].
+
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+    use std::fmt;
+
+    /// The value of one top-level field of a JSON object; only that value
+    /// is built.
+    pub(super) struct Field<'f>(pub &'f str);
+
+    impl<'de> DeserializeSeed<'de> for Field<'_> {
+        type Value = Option<serde_json::Value>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Field<'_> {
+        type Value = Option<serde_json::Value>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(wanted) = map.next_key_seed(KeyIs(self.0))? {
+                if wanted {
+                    found = Some(map.next_value()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    /// Whether a key is the one wanted, compared without keeping it.
+    struct KeyIs<'f>(&'f str);
+
+    impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for KeyIs<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a key")
+        }
+        fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<bool, E> {
+            Ok(key == self.0)
+        }
     }
 }
 

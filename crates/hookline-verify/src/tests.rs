@@ -252,10 +252,38 @@ fn provider_event_ids_ignore_unusable_values() {
         r#"{"id": ""}"#.to_string(),
         format!(r#"{{"id": "{}"}}"#, "x".repeat(300)),
         r#"{"data": {"id": "nested"}}"#.to_string(),
+        // The body must be JSON throughout, not just up to the field.
+        r#"{"id": "evt_1", "data": }"#.to_string(),
+        r#"{"id": "evt_1"} trailing"#.to_string(),
+        // The last of a field given twice counts, as in a parsed document.
+        r#"{"id": "evt_1", "id": 7}"#.to_string(),
     ] {
         let req = TestRequest::new(body.clone());
         assert_eq!(stripe.provider_event_id(&req.inbound()), None, "{body}");
     }
     let req = TestRequest::new("").header("x-github-delivery", b"\xff\xfe");
     assert_eq!(Verification::Github.provider_event_id(&req.inbound()), None);
+}
+
+#[test]
+fn body_ids_are_read_as_a_json_parser_reads_them() {
+    let stripe = Verification::Stripe {
+        tolerance_secs: None,
+    };
+    for (body, id) in [
+        (r#"{"id": 7, "id": "evt_2"}"#, "evt_2"),
+        // Escapes are decoded in keys and values alike.
+        (r#"{"i\u0064": "evt_\u0033"}"#, "evt_3"),
+        (
+            r#"{"data": {"object": {"id": "ch_1"}}, "id": "evt_4", "type": "x"}"#,
+            "evt_4",
+        ),
+    ] {
+        let req = TestRequest::new(body.to_string());
+        assert_eq!(
+            stripe.provider_event_id(&req.inbound()).as_deref(),
+            Some(id),
+            "{body}"
+        );
+    }
 }
