@@ -394,3 +394,28 @@ fn script_is_send_sync_and_usable_across_threads() {
         assert_eq!(h.join().unwrap(), Ok(request()));
     }
 }
+
+#[test]
+fn request_too_large_for_the_memory_limit_is_out_of_memory() {
+    let mut req = request();
+    req["body"] = json!("x".repeat(8 * 1024 * 1024));
+    let limits = Limits {
+        memory_bytes: 4 * 1024 * 1024,
+        ..Limits::default()
+    };
+    let s = script(r#"addHandler("transform", (r) => r);"#);
+    assert_eq!(s.run(&req, &context(), &limits), Err(RunError::OutOfMemory));
+}
+
+#[test]
+fn memory_limit_too_small_for_the_engine_is_out_of_memory() {
+    let limits = Limits {
+        memory_bytes: 1024,
+        ..Limits::default()
+    };
+    let s = script(r#"addHandler("transform", (r) => r);"#);
+    assert_eq!(
+        s.run(&request(), &context(), &limits),
+        Err(RunError::OutOfMemory)
+    );
+}
