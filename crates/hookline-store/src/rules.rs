@@ -211,6 +211,18 @@ pub(crate) fn id_window(
     )
 }
 
+/// The events of a group of completions, each once: the ones whose summary
+/// the group's transaction rewrites.
+pub(crate) fn completed_events(completions: &[Completion]) -> Vec<&str> {
+    let mut ids: Vec<&str> = completions
+        .iter()
+        .map(|c| c.attempt.event_id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 /// Claimed deliveries matched with their events (with payloads) and
 /// registrations, as loaded by id after the claim. A delivery whose event or
 /// registration is missing or unreadable comes back apart, with the reason:

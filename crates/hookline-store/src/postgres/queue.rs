@@ -10,7 +10,7 @@
 
 use super::PgStore;
 use crate::codec::{delivery_columns, event_columns, open_claimed, AttemptValues, DeliveryRow};
-use crate::rules::{completion_update, SUMMARIZE_HEAD, SUMMARIZE_TAIL};
+use crate::rules::{completed_events, completion_update, SUMMARIZE_HEAD, SUMMARIZE_TAIL};
 use crate::sql::claims::{claims, loaded_event, loaded_registration, ClaimReads, LoadedEvent};
 use crate::{Claimed, Lease, QueueStore, Result};
 use async_trait::async_trait;
@@ -211,12 +211,7 @@ impl QueueStore for PgStore {
         .bind(column(&updates, |u| u.last_error.as_deref()))
         .fetch_all(&mut *tx)
         .await?;
-        let mut event_ids: Vec<&str> = completions
-            .iter()
-            .map(|c| c.attempt.event_id.as_str())
-            .collect();
-        event_ids.sort_unstable();
-        event_ids.dedup();
+        let event_ids = completed_events(completions);
         summarize(&mut tx, &event_ids).await?;
         tx.commit().await?;
 

@@ -11,7 +11,9 @@ use super::SqliteStore;
 use crate::codec::{
     attempt_columns, delivery_columns, event_columns, open_claimed, AttemptValues, DeliveryRow,
 };
-use crate::rules::{completion_update, CompletionUpdate, SUMMARIZE_HEAD, SUMMARIZE_TAIL};
+use crate::rules::{
+    completed_events, completion_update, CompletionUpdate, SUMMARIZE_HEAD, SUMMARIZE_TAIL,
+};
 use crate::sql::claims::{claims, loaded_event, loaded_registration, ClaimReads, LoadedEvent};
 use crate::{Claimed, Lease, QueueStore, Result};
 use async_trait::async_trait;
@@ -260,12 +262,7 @@ pub(super) async fn complete(s: &SqliteStore, completions: &[Completion]) -> Res
             );
         }
     }
-    let mut event_ids: Vec<&str> = completions
-        .iter()
-        .map(|c| c.attempt.event_id.as_str())
-        .collect();
-    event_ids.sort_unstable();
-    event_ids.dedup();
+    let event_ids = completed_events(completions);
     summarize(&mut qb, &event_ids);
     qb.push("COMMIT");
 
